@@ -1,0 +1,3 @@
+"""
+End-to-end tests: the real server on loopback, driven by real clients.
+"""
