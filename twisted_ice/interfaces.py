@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from zope.interface import Attribute, Interface
 
+from twisted_ice.addresses import Path
+
 # --- STUN ------------------------------------------------------------------
 
 
@@ -45,6 +47,75 @@ class IStunMessage(Interface):
         """
         Serialize the message, adding MESSAGE-INTEGRITY with C{integrity_key}
         and then FINGERPRINT when asked.
+        """
+
+
+# --- The muxes and the services behind them ---------------------------------
+#
+# The UDP mux (and the TCP/TLS mux) classify what arrives and hand it to the
+# services below. Each service writes what it sends through an IPathWriter, so
+# the same service works on UDP, TCP and TLS paths.
+
+
+class IPathWriter(Interface):
+    """
+    Something that sends bytes to a client on one of its paths.
+    """
+
+    def write_to(data: bytes, path: Path) -> None:
+        """
+        Send one STUN message, ChannelData message or media packet to
+        C{path.remote} over C{path}. Stream transports add their own framing.
+        Unknown or closed paths drop the data.
+        """
+
+
+class IStunService(Interface):
+    """
+    A service that STUN messages are routed to.
+    """
+
+    def stun_received(message: IStunMessage, data: bytes, path: Path) -> None:
+        """
+        Handle one decoded STUN message that arrived on C{path}; C{data} is its
+        encoded form. Responses are sent through the service's IPathWriter.
+        Never raises.
+        """
+
+
+class IIceService(IStunService):
+    """
+    The lite ICE agent as the muxes see it.
+    """
+
+    def is_local_ufrag(ufrag: str) -> bool:
+        """
+        Return whether C{ufrag} is a local ICE username fragment of a live
+        stream.
+        """
+
+    def media_received(data: bytes, path: Path) -> bool:
+        """
+        Hand one DTLS, RTP or RTCP packet to the stream that C{path} belongs to.
+        Return L{False}, and do nothing else, when C{path} has not passed a
+        check.
+        """
+
+
+class ITurnService(IStunService):
+    """
+    The TURN server as the muxes see it.
+    """
+
+    def channel_data_received(data: bytes, path: Path) -> None:
+        """
+        Handle one ChannelData message (its padding included on stream
+        transports) that arrived on C{path}. Never raises.
+        """
+
+    def path_closed(path: Path) -> None:
+        """
+        Release what belongs to C{path}: a TCP or TLS connection has closed.
         """
 
 
