@@ -6,6 +6,9 @@ Each area keeps its contracts in its own section below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from zope.interface import Attribute, Interface
 
 from twisted_ice.addresses import Path
@@ -23,13 +26,42 @@ class IStunMessage(Interface):
     transaction_id = Attribute("The 12-byte transaction id, as L{bytes}.")
     attributes = Attribute(
         "The attributes that MESSAGE-INTEGRITY protects, in wire order, as a "
-        "list of (type, value) pairs; a type may repeat."
+        "list of (type, value) pairs; a type may repeat. MESSAGE-INTEGRITY, "
+        "MESSAGE-INTEGRITY-SHA256 and FINGERPRINT are not in it."
     )
+    ignored_attributes = Attribute(
+        "The attributes after MESSAGE-INTEGRITY that RFC 8489 section 14.5 "
+        "says to ignore, as (type, raw bytes) pairs. Never to be used."
+    )
+    has_integrity = Attribute("Whether MESSAGE-INTEGRITY is present.")
+    has_integrity_sha256 = Attribute("Whether MESSAGE-INTEGRITY-SHA256 is present.")
+    has_fingerprint = Attribute("Whether FINGERPRINT is present.")
 
-    def get(attribute_type: int) -> object | None:
+    def get(attribute_type: int) -> Any:
         """
         Return the value of the first protected attribute of this type, or
         L{None}.
+        """
+
+    def get_all(attribute_type: int) -> list[Any]:
+        """
+        Return the values of all protected attributes of this type, in order.
+        """
+
+    def has(attribute_type: int) -> bool:
+        """
+        Return whether a protected attribute of this type is present.
+        """
+
+    def add(attribute_type: int, value: Any) -> IStunMessage:
+        """
+        Append an attribute and return the message.
+        """
+
+    def unknown_comprehension_required() -> list[int]:
+        """
+        Return the attribute types below 0x8000 that the codec does not know,
+        each once, for the UNKNOWN-ATTRIBUTES of a 420 response.
         """
 
     def check_integrity(key: bytes) -> bool:
@@ -38,15 +70,43 @@ class IStunMessage(Interface):
         C{key}, compared in constant time.
         """
 
+    def check_integrity_sha256(key: bytes) -> bool:
+        """
+        Return whether MESSAGE-INTEGRITY-SHA256 is present and valid for
+        C{key}, compared in constant time.
+        """
+
     def check_fingerprint() -> bool:
         """
         Return whether FINGERPRINT is present and matches the message.
         """
 
-    def encode(integrity_key: bytes | None = None, fingerprint: bool = False) -> bytes:
+    def encode(
+        integrity_key: bytes | None = None,
+        fingerprint: bool = False,
+        integrity_sha256_key: bytes | None = None,
+    ) -> bytes:
         """
-        Serialize the message, adding MESSAGE-INTEGRITY with C{integrity_key}
-        and then FINGERPRINT when asked.
+        Serialize the message, adding MESSAGE-INTEGRITY with C{integrity_key},
+        MESSAGE-INTEGRITY-SHA256 with C{integrity_sha256_key} and then
+        FINGERPRINT when asked.
+        """
+
+    def success_response(
+        attributes: Iterable[tuple[int, Any]] = (),
+    ) -> IStunMessage:
+        """
+        Return a success response with the same method and transaction id.
+        """
+
+    def error_response(
+        code: int,
+        reason: str | None = None,
+        attributes: Iterable[tuple[int, Any]] = (),
+    ) -> IStunMessage:
+        """
+        Return an error response with the same method and transaction id and
+        an ERROR-CODE with C{code} and C{reason} (the RFC phrase when L{None}).
         """
 
 
