@@ -13,13 +13,13 @@ import struct
 import zlib
 
 from twisted_ice.addresses import Address
-from twisted_ice.stun import AttributeType, MessageClass, StunMessage
-
-MAGIC_COOKIE = 0x2112A442
-"""The fixed value at offset 4 of every RFC 5389 and RFC 8489 message."""
-
-FINGERPRINT_XOR = 0x5354554E
-"""FINGERPRINT is the CRC-32 of the message XOR'ed with this value (RFC 8489 14.7)."""
+from twisted_ice.stun.constants import (
+    FINGERPRINT_XOR,
+    MAGIC_COOKIE,
+    AttributeType,
+    MessageClass,
+)
+from twisted_ice.stun.message import StunMessage
 
 UNKNOWN_ATTRIBUTE = 420
 """The error code for an unknown comprehension-required attribute."""

@@ -1,0 +1,415 @@
+"""
+The UDP mux: one socket carries STUN, TURN, DTLS and RTP, told apart by the
+first byte of each datagram (RFC 7983, RFC 8656 section 12).
+"""
+
+from __future__ import annotations
+
+import enum
+import socket
+from collections import Counter
+from collections.abc import Callable
+from typing import cast
+
+from twisted.application.service import Service
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IListeningPort, IReactorSocket, IReactorTime
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from twisted_ice.addresses import Address, Path, Transport
+from twisted_ice.interfaces import IIceService, IPathWriter, ITurnService
+from twisted_ice.stun import (
+    MAGIC_COOKIE,
+    AttributeType,
+    MessageClass,
+    Method,
+    StunDecodeError,
+    StunMessage,
+    decode,
+)
+from twisted_ice.stun.binding import BindingResponder, unmap_ipv4
+
+MAX_DATAGRAM = 65535
+"""The largest datagram read from the socket; a UDP payload is never larger."""
+
+FAILURE_LOG_INTERVAL = 10.0
+"""Seconds between two logged failures; failures in between are only counted."""
+
+_COOKIE_BYTES = MAGIC_COOKIE.to_bytes(4, "big")
+_BINDING_ERROR_RESPONSE = b"\x01\x11"
+
+_TURN_REQUESTS = frozenset(
+    {Method.ALLOCATE, Method.REFRESH, Method.CREATE_PERMISSION, Method.CHANNEL_BIND}
+)
+
+
+class DropReason(enum.StrEnum):
+    """
+    Why the mux dropped a datagram: the keys of L{UdpMux.drops}.
+    """
+
+    EMPTY = "empty"
+    UNKNOWN_FIRST_BYTE = "unknown-first-byte"
+    NO_MAGIC_COOKIE = "no-magic-cookie"
+    MALFORMED = "malformed"
+    BAD_FINGERPRINT = "bad-fingerprint"
+    RESPONSE = "response"
+    BINDING_INDICATION = "binding-indication"
+    UNHANDLED_STUN = "unhandled-stun"
+    NO_ICE_SERVICE = "no-ice-service"
+    NO_TURN_SERVICE = "no-turn-service"
+    MEDIA_NOT_CHECKED = "media-not-checked"
+    EXCEPTION = "exception"
+
+
+@implementer(IPathWriter)
+class UdpMux(DatagramProtocol):
+    """
+    Classifies each datagram by its first byte and routes it: STUN by
+    method and USERNAME, DTLS and RTP/RTCP to the ICE service, ChannelData
+    to the TURN service. Plain Binding requests are answered here.
+
+    STUN routing, per message:
+      - a Binding request with USERNAME goes to C{ice}, which answers 401 or
+        drops when the ufrag is not local; it is dropped when C{ice} is
+        L{None};
+      - Allocate, Refresh, CreatePermission and ChannelBind requests and Send
+        indications go to C{turn}, or are dropped when it is L{None};
+      - a Binding request without USERNAME gets a Binding response from the
+        L{BindingResponder};
+      - Binding indications (keepalives), responses and everything else are
+        dropped.
+
+    A message that fails the RFC 8489 section 6.3 basic checks, carries a
+    wrong FINGERPRINT or has no magic cookie (an RFC 3489 client) is
+    dropped silently.
+
+    @ivar ice: the lite ICE agent, or L{None}.
+    @ivar turn: the TURN server, or L{None}.
+    @ivar responder: the plain Binding responder.
+    @ivar drops: the number of dropped datagrams by L{DropReason}.
+    @ivar answered: the number of requests this mux answered itself, by kind
+        (C{"binding"} for a success, C{"binding-420"}).
+    @ivar local: this socket's own address, once it listens.
+    """
+
+    log = Logger()
+    noisy = False
+
+    def __init__(
+        self,
+        responder: BindingResponder | None = None,
+        ice: IIceService | None = None,
+        turn: ITurnService | None = None,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        """
+        @param responder: the Binding responder; one without SOFTWARE by
+            default.
+        @param ice: the lite ICE agent, or L{None}.
+        @param turn: the TURN server, or L{None}.
+        @param clock: the clock used to rate-limit failure logs; the global
+            reactor by default.
+        """
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
+        assert clock is not None
+        self.responder = responder if responder is not None else BindingResponder()
+        self.ice = ice
+        self.turn = turn
+        self.drops: Counter[DropReason] = Counter()
+        self.answered: Counter[str] = Counter()
+        self.local: Address = ("", 0)
+        self._clock = clock
+        self._write: Callable[[bytes, Address], object] = _write_nowhere
+        self._ipv6_socket = False
+        self._last_failure_log = float("-inf")
+        self._unlogged_failures = 0
+
+    def startProtocol(self) -> None:
+        """
+        Record the local address that L{Path}s carry.
+        """
+        assert self.transport is not None
+        self._write = self.transport.write
+        host = self.transport.getHost()
+        self.local = unmap_ipv4((host.host, host.port))
+        self._ipv6_socket = ":" in host.host
+
+    def datagramReceived(self, data: bytes, addr: Address) -> None:
+        """
+        Classify and route one datagram. Never raises: a failure anywhere is
+        counted as L{DropReason.EXCEPTION} and logged, at most once every
+        L{FAILURE_LOG_INTERVAL} seconds.
+        """
+        try:
+            if not data:
+                self.drops[DropReason.EMPTY] += 1
+                return
+            first = data[0]
+            if first < 4:
+                response = self.responder.respond_fast(data, addr)
+                if response is not None:
+                    self._write(response, addr)
+                    self.answered["binding"] += 1
+                    return
+                self._stun_received(data, addr)
+            elif 128 <= first < 192 or 20 <= first < 64:
+                self._media_received(data, addr)
+            elif 64 <= first < 80:
+                self._channel_data_received(data, addr)
+            else:
+                self.drops[DropReason.UNKNOWN_FIRST_BYTE] += 1
+        except Exception:
+            self.drops[DropReason.EXCEPTION] += 1
+            self._log_failure(addr)
+
+    def write_to(self, data: bytes, path: Path) -> None:
+        """
+        Send C{data} to C{path.remote} from this socket.
+
+        An IPv4 address is written as IPv4-mapped IPv6 when this socket is a
+        dual-stack IPv6 socket.
+        """
+        host, port = path.remote
+        if self._ipv6_socket and ":" not in host:
+            host = "::ffff:" + host
+        self._write(data, (host, port))
+
+    def _path(self, addr: Address) -> Path:
+        """
+        Build the L{Path} a datagram from C{addr} arrived on, with IPv4-mapped
+        IPv6 addresses written as IPv4.
+        """
+        return Path(Transport.UDP, self.local, unmap_ipv4(addr))
+
+    def _stun_received(self, data: bytes, addr: Address) -> None:
+        """
+        Decode a datagram whose first byte is 0-3, check it and route it.
+        """
+        if len(data) < 20 or data[4:8] != _COOKIE_BYTES:
+            self.drops[DropReason.NO_MAGIC_COOKIE] += 1
+            return
+        try:
+            message = decode(data)
+        except StunDecodeError:
+            self.drops[DropReason.MALFORMED] += 1
+            return
+        if message.has_fingerprint and not message.check_fingerprint():
+            self.drops[DropReason.BAD_FINGERPRINT] += 1
+            return
+
+        method = message.method
+        message_class = message.message_class
+        if method == Method.BINDING:
+            self._binding_received(message, data, addr)
+        elif message_class is MessageClass.REQUEST and method in _TURN_REQUESTS:
+            self._turn_stun_received(message, data, addr)
+        elif message_class is MessageClass.INDICATION and method == Method.SEND:
+            self._turn_stun_received(message, data, addr)
+        elif message_class in (MessageClass.REQUEST, MessageClass.INDICATION):
+            self.drops[DropReason.UNHANDLED_STUN] += 1
+        else:
+            self.drops[DropReason.RESPONSE] += 1
+
+    def _binding_received(
+        self, message: StunMessage, data: bytes, addr: Address
+    ) -> None:
+        """
+        Route a Binding message: a check to the ICE agent, a plain request to
+        the responder.
+        """
+        message_class = message.message_class
+        if message_class is MessageClass.INDICATION:
+            self.drops[DropReason.BINDING_INDICATION] += 1
+            return
+        if message_class is not MessageClass.REQUEST:
+            self.drops[DropReason.RESPONSE] += 1
+            return
+
+        if message.has(AttributeType.USERNAME):
+            if self.ice is None:
+                self.drops[DropReason.NO_ICE_SERVICE] += 1
+                return
+            self.ice.stun_received(message, data, self._path(addr))
+            return
+
+        response = self.responder.respond(message, addr)
+        if response is None:
+            return
+        self._write(response, addr)
+        if response[:2] == _BINDING_ERROR_RESPONSE:
+            self.answered["binding-420"] += 1
+        else:
+            self.answered["binding"] += 1
+
+    def _turn_stun_received(
+        self, message: StunMessage, data: bytes, addr: Address
+    ) -> None:
+        """
+        Hand a TURN request or Send indication to the TURN service.
+        """
+        if self.turn is None:
+            self.drops[DropReason.NO_TURN_SERVICE] += 1
+            return
+        self.turn.stun_received(message, data, self._path(addr))
+
+    def _media_received(self, data: bytes, addr: Address) -> None:
+        """
+        Hand a DTLS, RTP or RTCP packet to the ICE service.
+        """
+        if self.ice is None:
+            self.drops[DropReason.NO_ICE_SERVICE] += 1
+            return
+        if not self.ice.media_received(data, self._path(addr)):
+            self.drops[DropReason.MEDIA_NOT_CHECKED] += 1
+
+    def _channel_data_received(self, data: bytes, addr: Address) -> None:
+        """
+        Hand a ChannelData message to the TURN service.
+        """
+        if self.turn is None:
+            self.drops[DropReason.NO_TURN_SERVICE] += 1
+            return
+        self.turn.channel_data_received(data, self._path(addr))
+
+    def _log_failure(self, addr: Address) -> None:
+        """
+        Log the exception being handled, unless one was logged less than
+        L{FAILURE_LOG_INTERVAL} seconds ago; then only count it.
+        """
+        now = self._clock.seconds()
+        if now - self._last_failure_log < FAILURE_LOG_INTERVAL:
+            self._unlogged_failures += 1
+            return
+        self.log.failure(
+            "Failed to handle a datagram from {client}"
+            " ({unlogged} more failures since the last log)",
+            client=addr,
+            unlogged=self._unlogged_failures,
+        )
+        self._last_failure_log = now
+        self._unlogged_failures = 0
+
+
+def _write_nowhere(data: bytes, addr: Address) -> None:
+    """
+    Drop C{data}: the mux has no transport yet.
+    """
+
+
+def bind_udp_socket(interface: str, port: int) -> socket.socket:
+    """
+    Create and bind the mux's UDP socket.
+
+    An IPv6 C{interface} gets an IPv6 socket; C{"::"} also accepts IPv4
+    (dual-stack, IPV6_V6ONLY off). Binding happens here, before twistd
+    starts the reactor, so that a port in use stops the process at once.
+
+    @param interface: the address to bind to.
+    @param port: the UDP port, or 0 for any free port.
+    @raise OSError: when the socket cannot be created or bound.
+    """
+    family = socket.AF_INET6 if ":" in interface else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6 and interface == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((interface, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def default_interface() -> str:
+    """
+    Return the address that listens on all interfaces: C{"::"} (dual-stack)
+    when this host can bind an IPv6 socket, C{"0.0.0.0"} otherwise.
+    """
+    if not socket.has_ipv6:
+        return "0.0.0.0"  # noqa: S104
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError:
+        return "0.0.0.0"  # noqa: S104
+    try:
+        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        probe.bind(("::", 0))
+    except OSError:
+        return "0.0.0.0"  # noqa: S104
+    finally:
+        probe.close()
+    return "::"
+
+
+class UdpMuxService(Service):
+    """
+    Runs a L{UdpMux} on an already bound UDP socket while the service runs.
+
+    @ivar mux: the protocol.
+    @ivar port: the listening port while the service runs, else L{None}.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        mux: UdpMux,
+        reactor: IReactorSocket | None = None,
+    ) -> None:
+        """
+        @param sock: a bound UDP socket, from L{bind_udp_socket}. The service
+            closes it once the reactor has adopted it.
+        @param mux: the protocol to run on C{sock}.
+        @param reactor: the reactor; the global one by default.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = cast(IReactorSocket, global_reactor)
+        assert reactor is not None
+        self.mux = mux
+        self.port: IListeningPort | None = None
+        self._socket: socket.socket | None = sock
+        self._reactor = reactor
+
+    def startService(self) -> None:
+        """
+        Start reading datagrams, and log the address.
+        """
+        super().startService()  # type: ignore[no-untyped-call]
+        sock = self._socket
+        if sock is None:
+            raise RuntimeError("a UdpMuxService cannot be started twice")
+        self.port = self._reactor.adoptDatagramPort(
+            sock.fileno(), sock.family, self.mux, maxPacketSize=MAX_DATAGRAM
+        )
+        sock.close()
+        self._socket = None
+        address = cast(IPv4Address | IPv6Address, self.port.getHost())
+        self.log.info(
+            "mcs-ice listening on UDP {host} port {port}",
+            host=address.host,
+            port=address.port,
+        )
+
+    def stopService(self) -> object:
+        """
+        Stop reading datagrams and close the socket.
+        """
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        port, self.port = self.port, None
+        if port is None:
+            return None
+        self.log.info("mcs-ice stopped listening on UDP")
+        return port.stopListening()
