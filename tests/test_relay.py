@@ -1,0 +1,328 @@
+"""
+Tests for L{twisted_ice.transport.relay}.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from twisted.internet.error import CannotListenError, MessageLengthError
+from twisted.internet.protocol import DatagramProtocol
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_ice.addresses import Address
+from twisted_ice.transport.relay import (
+    RelayDropReason,
+    UdpRelayAllocator,
+)
+
+
+class FakeUdpPort:
+    """
+    A bound UDP port that records what is written to it.
+    """
+
+    def __init__(self, port: int, protocol: DatagramProtocol, interface: str) -> None:
+        self.port = port
+        self.protocol = protocol
+        self.interface = interface
+        self.written: list[tuple[bytes, Address]] = []
+        self.listening = True
+        self.error: Exception | None = None
+
+    def write(self, data: bytes, addr: Address) -> None:
+        """
+        Record C{data} for C{addr}, or raise the configured error.
+        """
+        if self.error is not None:
+            raise self.error
+        self.written.append((data, addr))
+
+    def stopListening(self) -> None:
+        """
+        Mark the port closed.
+        """
+        self.listening = False
+
+
+class FakeUdpReactor:
+    """
+    A reactor whose C{listenUDP} binds fake ports, failing on ports in
+    L{in_use}.
+    """
+
+    def __init__(self, in_use: set[int] | None = None) -> None:
+        self.in_use = in_use or set()
+        self.bound: dict[int, FakeUdpPort] = {}
+        self.attempts: list[int] = []
+
+    def listenUDP(
+        self,
+        port: int,
+        protocol: DatagramProtocol,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+    ) -> FakeUdpPort:
+        """
+        Bind a fake port, or raise L{CannotListenError} when it is in use.
+        """
+        self.attempts.append(port)
+        if port in self.in_use or port in self.bound and self.bound[port].listening:
+            raise CannotListenError(interface, port, OSError(98, "in use"))
+        bound = FakeUdpPort(port, protocol, interface)
+        self.bound[port] = bound
+        return bound
+
+
+def allocator(
+    reactor: FakeUdpReactor, ports: range = range(50000, 50010), **kwargs: Any
+) -> UdpRelayAllocator:
+    """
+    Return an allocator on 192.0.2.1 over C{ports} with a seeded order.
+    """
+    return UdpRelayAllocator(
+        ["192.0.2.1"],
+        ports,
+        reactor=reactor,  # type: ignore[arg-type]
+        rng=random.Random(1),
+        **kwargs,
+    )
+
+
+class ReserveTests(SynchronousTestCase):
+    """
+    Tests for L{UdpRelayAllocator.reserve} and L{UdpRelayAllocator.release}.
+    """
+
+    def test_reserve_binds_port(self) -> None:
+        """
+        A reservation binds a port in the range on the relay host.
+        """
+        reactor = FakeUdpReactor()
+        relay = allocator(reactor).reserve(4)
+        assert relay is not None
+        self.assertEqual(relay[0], "192.0.2.1")
+        self.assertIn(relay[1], range(50000, 50010))
+        self.assertEqual(reactor.bound[relay[1]].interface, "192.0.2.1")
+
+    def test_distinct_ports(self) -> None:
+        """
+        Each reservation gets its own port until the range is used up, then
+        L{None}.
+        """
+        pool = allocator(FakeUdpReactor())
+        relays = [pool.reserve(4) for _ in range(10)]
+        self.assertEqual(len({r for r in relays if r is not None}), 10)
+        self.assertIsNone(pool.reserve(4))
+
+    def test_random_order(self) -> None:
+        """
+        Ports are not handed out in ascending order.
+        """
+        pool = allocator(FakeUdpReactor(), ports=range(50000, 51000))
+        ports = []
+        for _ in range(20):
+            relay = pool.reserve(4)
+            assert relay is not None
+            ports.append(relay[1])
+        self.assertNotEqual(ports, sorted(ports))
+
+    def test_skips_ports_in_use(self) -> None:
+        """
+        Ports another process holds are skipped.
+        """
+        reactor = FakeUdpReactor(in_use=set(range(50000, 50009)))
+        relay = allocator(reactor).reserve(4)
+        self.assertEqual(relay, ("192.0.2.1", 50009))
+
+    def test_attempts_bounded(self) -> None:
+        """
+        A reservation tries at most the configured number of ports.
+        """
+        reactor = FakeUdpReactor(in_use=set(range(50000, 51000)))
+        pool = allocator(reactor, ports=range(50000, 51000), attempts=8)
+        self.assertIsNone(pool.reserve(4))
+        self.assertEqual(len(reactor.attempts), 8)
+
+    def test_in_use_port_retried_later(self) -> None:
+        """
+        A port that was in use goes back to the pool and is bound once free.
+        """
+        reactor = FakeUdpReactor(in_use={50000})
+        pool = allocator(reactor, ports=range(50000, 50001))
+        self.assertIsNone(pool.reserve(4))
+        reactor.in_use.clear()
+        self.assertEqual(pool.reserve(4), ("192.0.2.1", 50000))
+
+    def test_even_port(self) -> None:
+        """
+        With C{even_port}, the port is even.
+        """
+        pool = allocator(FakeUdpReactor(), ports=range(50000, 51000))
+        for _ in range(20):
+            relay = pool.reserve(4, even_port=True)
+            assert relay is not None
+            self.assertEqual(relay[1] % 2, 0)
+
+    def test_reserve_given_port(self) -> None:
+        """
+        L{UdpRelayAllocator.reserve_port} binds exactly that port, once.
+        """
+        pool = allocator(FakeUdpReactor())
+        self.assertEqual(pool.reserve_port(4, 50003), ("192.0.2.1", 50003))
+        self.assertIsNone(pool.reserve_port(4, 50003))
+
+    def test_given_port_not_reserved_again(self) -> None:
+        """
+        A port bound by L{UdpRelayAllocator.reserve_port} is not handed out
+        by L{UdpRelayAllocator.reserve}.
+        """
+        pool = allocator(FakeUdpReactor())
+        pool.reserve_port(4, 50003)
+        relays = {pool.reserve(4) for _ in range(9)}
+        self.assertNotIn(("192.0.2.1", 50003), relays)
+        self.assertNotIn(None, relays)
+
+    def test_other_family(self) -> None:
+        """
+        A family without a relay host gets L{None}.
+        """
+        self.assertIsNone(allocator(FakeUdpReactor()).reserve(6))
+
+    def test_families(self) -> None:
+        """
+        The families are those of the relay hosts.
+        """
+        pool = UdpRelayAllocator(
+            ["192.0.2.1", "2001:db8::1"],
+            reactor=FakeUdpReactor(),  # type: ignore[arg-type]
+        )
+        self.assertEqual(pool.families(), frozenset({4, 6}))
+
+    def test_two_hosts_same_family(self) -> None:
+        """
+        Two relay hosts of one IP version are rejected.
+        """
+        self.assertRaises(
+            ValueError,
+            UdpRelayAllocator,
+            ["192.0.2.1", "192.0.2.2"],
+            reactor=FakeUdpReactor(),
+        )
+
+    def test_release_closes_port(self) -> None:
+        """
+        Releasing a relay address closes its socket.
+        """
+        reactor = FakeUdpReactor()
+        pool = allocator(reactor)
+        relay = pool.reserve(4)
+        assert relay is not None
+        pool.release(relay)
+        self.assertFalse(reactor.bound[relay[1]].listening)
+        self.assertNotIn(relay, pool.ports)
+
+    def test_release_returns_port(self) -> None:
+        """
+        A released port can be reserved again.
+        """
+        pool = allocator(FakeUdpReactor(), ports=range(50000, 50001))
+        relay = pool.reserve(4)
+        assert relay is not None
+        pool.release(relay)
+        self.assertEqual(pool.reserve(4), relay)
+
+    def test_release_unknown(self) -> None:
+        """
+        Releasing an address that is not bound does nothing.
+        """
+        pool = allocator(FakeUdpReactor())
+        pool.release(("192.0.2.1", 50000))
+        self.assertEqual(pool.ports, {})
+
+    def test_close_releases_all(self) -> None:
+        """
+        L{UdpRelayAllocator.close} closes every port.
+        """
+        reactor = FakeUdpReactor()
+        pool = allocator(reactor)
+        pool.reserve(4)
+        pool.reserve(4)
+        pool.close()
+        self.assertEqual(pool.ports, {})
+        self.assertEqual([p.listening for p in reactor.bound.values()], [False, False])
+
+
+class DatagramTests(SynchronousTestCase):
+    """
+    Tests for the datagrams carried by relay ports.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = FakeUdpReactor()
+        self.pool = allocator(self.reactor)
+        relay = self.pool.reserve(4)
+        assert relay is not None
+        self.relay = relay
+        self.received: list[tuple[Address, Address, bytes]] = []
+
+    def test_peer_datagram_to_receiver(self) -> None:
+        """
+        A datagram received on a relay port goes to the receiver with the
+        relay address and the peer address.
+        """
+        self.pool.receiver = lambda *args: self.received.append(args)
+        protocol = self.reactor.bound[self.relay[1]].protocol
+        protocol.datagramReceived(b"hello", ("198.51.100.7", 4000))
+        self.assertEqual(
+            self.received, [(self.relay, ("198.51.100.7", 4000), b"hello")]
+        )
+
+    def test_ipv6_peer_address(self) -> None:
+        """
+        The flow info and scope id of an IPv6 source are cut off.
+        """
+        self.pool.receiver = lambda *args: self.received.append(args)
+        protocol = self.reactor.bound[self.relay[1]].protocol
+        protocol.datagramReceived(b"x", ("2001:db8::7", 4000, 0, 0))  # type: ignore[arg-type]
+        self.assertEqual(self.received[0][1], ("2001:db8::7", 4000))
+
+    def test_no_receiver_counted(self) -> None:
+        """
+        Without a receiver, datagrams are dropped and counted.
+        """
+        protocol = self.reactor.bound[self.relay[1]].protocol
+        protocol.datagramReceived(b"x", ("198.51.100.7", 4000))
+        self.assertEqual(self.pool.drops[RelayDropReason.NO_RECEIVER], 1)
+
+    def test_send_writes_to_peer(self) -> None:
+        """
+        L{UdpRelayAllocator.send} writes from the relay port to the peer.
+        """
+        self.pool.send(self.relay, ("198.51.100.7", 4000), b"data")
+        written = self.reactor.bound[self.relay[1]].written
+        self.assertEqual(written, [(b"data", ("198.51.100.7", 4000))])
+
+    def test_send_unknown_relay_counted(self) -> None:
+        """
+        Sending from a relay address that is not bound drops and counts.
+        """
+        self.pool.send(("192.0.2.1", 1), ("198.51.100.7", 4000), b"data")
+        self.assertEqual(self.pool.drops[RelayDropReason.UNKNOWN_RELAY], 1)
+
+    def test_send_too_large_counted(self) -> None:
+        """
+        A datagram the socket rejects as too large is dropped and counted.
+        """
+        self.reactor.bound[self.relay[1]].error = MessageLengthError()
+        self.pool.send(self.relay, ("198.51.100.7", 4000), b"data")
+        self.assertEqual(self.pool.drops[RelayDropReason.TOO_LARGE], 1)
+
+    def test_send_error_counted(self) -> None:
+        """
+        A datagram whose write fails is dropped and counted.
+        """
+        self.reactor.bound[self.relay[1]].error = OSError(1, "not permitted")
+        self.pool.send(self.relay, ("198.51.100.7", 4000), b"data")
+        self.assertEqual(self.pool.drops[RelayDropReason.WRITE_FAILED], 1)

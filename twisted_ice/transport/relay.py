@@ -1,0 +1,291 @@
+"""
+TURN relay ports: one UDP socket per allocation, bound on the relay address
+from a configured port range (RFC 8656 section 7.2).
+
+The allocator picks ports in random order without scanning the range: it
+keeps the free ports in a shuffled queue, takes from its head and puts
+released ports at its tail, so a port is reused as late as possible.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import random
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from typing import cast
+
+from twisted.internet.error import CannotListenError, MessageLengthError
+from twisted.internet.interfaces import IListeningPort, IReactorUDP
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from twisted_ice.addresses import Address
+
+DEFAULT_PORTS = range(49152, 65536)
+"""
+The relay port range when C{--relay-ports} is not given: the dynamic ports
+(RFC 6335), as RFC 8656 section 7.2 recommends and coturn uses.
+"""
+
+BIND_ATTEMPTS = 64
+"""
+How many ports one reservation tries before it fails: ports that another
+process holds are skipped, but a reservation never walks the whole range.
+"""
+
+MAX_DATAGRAM = 65535
+"""The largest datagram read from a relay socket."""
+
+PeerReceiver = Callable[[Address, Address, bytes], None]
+"""
+Called with C{(relay, peer, data)} for each datagram a relay port receives.
+"""
+
+
+class RelayDropReason(enum.StrEnum):
+    """
+    Why a relay port dropped a datagram: the keys of L{UdpRelayAllocator.drops}.
+    """
+
+    NO_RECEIVER = "no-receiver"
+    UNKNOWN_RELAY = "unknown-relay"
+    TOO_LARGE = "too-large"
+    WRITE_FAILED = "write-failed"
+
+
+def address_family(host: str) -> int:
+    """
+    Return 4 or 6, the IP version of C{host}.
+
+    @raise ValueError: when C{host} is not an IP address.
+    """
+    return ipaddress.ip_address(host).version
+
+
+class _RelayProtocol(DatagramProtocol):
+    """
+    Hands each datagram of one relay port to the allocator's receiver.
+    """
+
+    def __init__(self, allocator: UdpRelayAllocator, relay: Address) -> None:
+        self._allocator = allocator
+        self.relay = relay
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
+        """
+        Pass C{data} from the peer C{addr} on, with this port's relay address.
+        """
+        # IPv6 sockets report (host, port, flowinfo, scope_id).
+        peer = (addr[0], addr[1])
+        self._allocator.peer_datagram(self.relay, peer, data)
+
+
+class _PortPool:
+    """
+    The free ports of one relay host, in random order.
+    """
+
+    def __init__(self, ports: range, rng: random.Random) -> None:
+        order = list(ports)
+        rng.shuffle(order)
+        self.queue: deque[int] = deque(order)
+        self.free: set[int] = set(order)
+
+    def take(self, even: bool, attempts: int) -> Iterable[int]:
+        """
+        Yield up to C{attempts} free ports, removing each from the pool;
+        the caller gives back those it cannot bind.
+        """
+        looked = 0
+        while self.queue and looked < attempts:
+            port = self.queue.popleft()
+            if port not in self.free:
+                # Taken out of order by a reservation of a given port.
+                continue
+            looked += 1
+            if even and port % 2:
+                self.queue.append(port)
+                continue
+            self.free.discard(port)
+            yield port
+
+    def take_given(self, port: int) -> bool:
+        """
+        Remove C{port} from the pool; return whether it was free.
+        """
+        if port not in self.free:
+            return False
+        self.free.discard(port)
+        return True
+
+    def give_back(self, port: int) -> None:
+        """
+        Put C{port} at the tail of the queue.
+        """
+        if port in self.free:
+            return
+        self.free.add(port)
+        self.queue.append(port)
+
+
+class UdpRelayAllocator:
+    """
+    Binds one UDP port per TURN allocation on the relay address of its
+    family, and carries datagrams between those ports and the TURN core.
+
+    Datagrams that peers send to a relay port go to L{receiver}; the TURN
+    service sets it to its handler before any port is bound.
+
+    @ivar drops: datagrams dropped here, counted by L{RelayDropReason}.
+    @ivar ports: the bound relay ports by relay address.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        relay_hosts: Iterable[str],
+        ports: range = DEFAULT_PORTS,
+        reactor: IReactorUDP | None = None,
+        rng: random.Random | None = None,
+        attempts: int = BIND_ATTEMPTS,
+    ) -> None:
+        """
+        @param relay_hosts: the addresses to bind relay ports on, at most one
+            per IP version.
+        @param ports: the port range.
+        @param reactor: binds the sockets; the global reactor when L{None}.
+        @param rng: orders the ports; a L{random.SystemRandom} when L{None},
+            so peers cannot predict the next relay port.
+        @param attempts: how many ports one reservation tries.
+
+        @raise ValueError: when a host is not an IP address, or two hosts
+            have the same IP version.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = cast(IReactorUDP, global_reactor)
+        rng = rng or random.SystemRandom()
+        self._reactor = reactor
+        self._attempts = attempts
+        self.hosts: dict[int, str] = {}
+        self._pools: dict[str, _PortPool] = {}
+        for host in relay_hosts:
+            family = address_family(host)
+            if family in self.hosts:
+                raise ValueError(f"two relay addresses of IPv{family}: {host}")
+            self.hosts[family] = host
+            self._pools[host] = _PortPool(ports, rng)
+        self.ports: dict[Address, IListeningPort] = {}
+        self.receiver: PeerReceiver | None = None
+        self.drops: Counter[RelayDropReason] = Counter()
+
+    def families(self) -> frozenset[int]:
+        """
+        Return the IP versions (4, 6) that relay addresses can be reserved in.
+        """
+        return frozenset(self.hosts)
+
+    def reserve(self, family: int, even_port: bool = False) -> Address | None:
+        """
+        Bind a relay port of IP version C{family} and return its address.
+
+        @param even_port: whether the port must be even (EVEN-PORT, RFC 8656
+            section 14.6).
+        @return: the relay address, or L{None} when there is no relay host of
+            this family or no port could be bound within the attempts.
+        """
+        host = self.hosts.get(family)
+        if host is None:
+            return None
+        pool = self._pools[host]
+        failed: list[int] = []
+        try:
+            for port in pool.take(even_port, self._attempts):
+                relay = self._bind(host, port)
+                if relay is not None:
+                    return relay
+                failed.append(port)
+        finally:
+            for port in failed:
+                pool.give_back(port)
+        return None
+
+    def reserve_port(self, family: int, port: int) -> Address | None:
+        """
+        Bind the given relay port of IP version C{family}, as a
+        RESERVATION-TOKEN needs for the port after an even one.
+
+        @return: the relay address, or L{None} when that port is not free.
+        """
+        host = self.hosts.get(family)
+        if host is None:
+            return None
+        pool = self._pools.get(host)
+        if pool is None or not pool.take_given(port):
+            return None
+        relay = self._bind(host, port)
+        if relay is None:
+            pool.give_back(port)
+        return relay
+
+    def release(self, address: Address) -> None:
+        """
+        Close the relay port at C{address} and return it to the pool. An
+        address that is not bound is ignored.
+        """
+        listening = self.ports.pop(address, None)
+        if listening is None:
+            return
+        listening.stopListening()
+        self._pools[address[0]].give_back(address[1])
+
+    def send(self, relay: Address, peer: Address, data: bytes) -> None:
+        """
+        Send C{data} from the relay port C{relay} to C{peer}. Datagrams for an
+        unknown relay or that the socket rejects are dropped and counted.
+        """
+        listening = self.ports.get(relay)
+        if listening is None:
+            self.drops[RelayDropReason.UNKNOWN_RELAY] += 1
+            return
+        try:
+            listening.write(data, peer)  # type: ignore[attr-defined]
+        except MessageLengthError:
+            self.drops[RelayDropReason.TOO_LARGE] += 1
+        except OSError:
+            self.drops[RelayDropReason.WRITE_FAILED] += 1
+
+    def peer_datagram(self, relay: Address, peer: Address, data: bytes) -> None:
+        """
+        Hand a datagram that C{peer} sent to C{relay} to L{receiver}.
+        """
+        receiver = self.receiver
+        if receiver is None:
+            self.drops[RelayDropReason.NO_RECEIVER] += 1
+            return
+        receiver(relay, peer, data)
+
+    def close(self) -> None:
+        """
+        Close every relay port.
+        """
+        for relay in list(self.ports):
+            self.release(relay)
+
+    def _bind(self, host: str, port: int) -> Address | None:
+        relay = (host, port)
+        try:
+            listening = self._reactor.listenUDP(
+                port,
+                _RelayProtocol(self, relay),
+                interface=host,
+                maxPacketSize=MAX_DATAGRAM,
+            )
+        except CannotListenError:
+            return None
+        self.ports[relay] = listening
+        return relay
