@@ -7,11 +7,14 @@ Each area keeps its contracts in its own section below.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import Attribute, Interface
 
-from twisted_ice.addresses import Path
+from twisted_ice.addresses import Address, Path
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 # --- STUN ------------------------------------------------------------------
 
@@ -183,3 +186,55 @@ class ITurnService(IStunService):
 
 
 # --- TURN ------------------------------------------------------------------
+#
+# The TURN adapter looks up long-term keys through an ICredentialStore and
+# gives the sans-I/O core an IRelayAllocator for relay ports.
+
+
+class ICredentialStore(Interface):
+    """
+    The long-term credentials of TURN users (RFC 8489 section 9.2).
+    """
+
+    def get_keys(username: str, realm: str) -> Deferred[list[bytes]]:
+        """
+        Look up the candidate long-term keys of C{username} in C{realm}: each
+        is C{long_term_key(username, realm, password)}. There are several
+        while TURN REST secrets rotate. The list is empty for an unknown or
+        expired user. The Deferred does not fail for an unknown user.
+        """
+
+
+class IRelayAllocator(Interface):
+    """
+    The relay ports of the TURN server, bound synchronously by the adapter.
+    """
+
+    def families() -> frozenset[int]:
+        """
+        Return the address families (L{twisted_ice.stun.AddressFamily}
+        values) that relay ports can be bound in.
+        """
+
+    def reserve(family: int, even_port: bool, reserve_next: bool) -> Address | None:
+        """
+        Bind a relay UDP port of C{family} and return its address, or
+        L{None} when no port is free.
+
+        @param even_port: The port must be even (EVEN-PORT, RFC 8656).
+        @param reserve_next: Also hold the next port, C{port + 1}, bound to no
+            allocation, for a later L{take_reserved}. Fail (L{None}) when it
+            is not free.
+        """
+
+    def take_reserved(address: Address) -> bool:
+        """
+        Turn the held port at C{address} into a relay port. Return whether it
+        was still held.
+        """
+
+    def release(address: Address) -> None:
+        """
+        Close the relay port or release the held port at C{address}. Unknown
+        addresses are ignored.
+        """
