@@ -191,7 +191,9 @@ class UdpMux(DatagramProtocol):
         """
         Decode a datagram whose first byte is 0-3, check it and route it.
         """
-        if len(data) < 20 or data[4:8] != _COOKIE_BYTES:
+        if data[4:8] != _COOKIE_BYTES:
+            # An RFC 3489 client's message, or not STUN at all. This server
+            # does not answer RFC 3489 clients.
             self.drops[DropReason.NO_MAGIC_COOKIE] += 1
             return
         try:

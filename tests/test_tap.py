@@ -1,0 +1,178 @@
+"""
+Tests for L{twisted_ice.tap} and the C{mcs-ice} plugin: options, the service
+tree and the one-line errors.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from twisted.application.service import IServiceMaker, MultiService
+from twisted.plugin import getPlugins
+from twisted.trial import unittest
+
+from twisted_ice import tap
+from twisted_ice.transport.udp import UdpMuxService
+
+
+def parse(*argv: str) -> tap.Options:
+    """
+    Parse C{argv} as C{twistd mcs-ice} options.
+    """
+    options = tap.Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def exit_message(*argv: str) -> str:
+    """
+    Return the message of the L{SystemExit} that parsing C{argv} raises.
+    """
+    try:
+        parse(*argv)
+    except SystemExit as exit:
+        return str(exit.code)
+    raise AssertionError(f"{argv} parsed without error")
+
+
+class OptionsTests(unittest.TestCase):
+    """
+    Tests for L{tap.Options}.
+    """
+
+    def test_defaults(self) -> None:
+        """
+        By default the server listens on all addresses, on UDP port 9000,
+        and sends no SOFTWARE.
+        """
+        options = parse()
+        self.assertEqual(options["interface"], "")
+        self.assertEqual(options["udp-port"], 9000)
+        self.assertIsNone(options["software"])
+
+    def test_values(self) -> None:
+        """
+        Given values are kept, the port as an L{int}.
+        """
+        options = parse(
+            "--interface", "::1", "--udp-port", "3478", "--software", "x 1.0"
+        )
+        self.assertEqual(options["interface"], "::1")
+        self.assertEqual(options["udp-port"], 3478)
+        self.assertEqual(options["software"], "x 1.0")
+
+    def test_port_not_a_number(self) -> None:
+        """
+        A port that is not a number ends the process with one line naming
+        the option and the value.
+        """
+        message = exit_message("--udp-port", "abc")
+        self.assertIn("--udp-port 'abc'", message)
+        self.assertNotIn("\n", message)
+
+    def test_port_out_of_range(self) -> None:
+        """
+        A port above 65535 is rejected.
+        """
+        message = exit_message("--udp-port", "65536")
+        self.assertIn("not in 0-65535", message)
+
+    def test_interface_not_an_address(self) -> None:
+        """
+        An interface that is not an IP address is rejected.
+        """
+        message = exit_message("--interface", "example.org")
+        self.assertIn("--interface 'example.org': not an IP address", message)
+
+    def test_software_too_long(self) -> None:
+        """
+        SOFTWARE longer than 763 bytes (RFC 8489 section 14.14) is rejected.
+        """
+        message = exit_message("--software", "x" * 764)
+        self.assertIn("--software", message)
+
+    def test_unknown_option(self) -> None:
+        """
+        An unknown option ends the process with one line.
+        """
+        message = exit_message("--no-such-option")
+        self.assertIn("no-such-option", message)
+        self.assertNotIn("\n", message)
+
+
+class MakeServiceTests(unittest.TestCase):
+    """
+    Tests for L{tap.makeService}.
+    """
+
+    def make_service(self, *argv: str) -> MultiService:
+        """
+        Build the service tree for C{argv}, and close its sockets in cleanup.
+        """
+        service = tap.makeService(parse(*argv))
+        assert isinstance(service, MultiService)
+        for child in service:
+            if isinstance(child, UdpMuxService):
+                self.addCleanup(child.stopService)
+        return service
+
+    def udp_services(self, service: MultiService) -> list[UdpMuxService]:
+        """
+        Return the UDP mux services in C{service}.
+        """
+        return [child for child in service if isinstance(child, UdpMuxService)]
+
+    def test_one_udp_mux(self) -> None:
+        """
+        The tree holds one UDP mux service.
+        """
+        service = self.make_service("--interface", "127.0.0.1", "--udp-port", "0")
+        self.assertEqual(len(self.udp_services(service)), 1)
+
+    def test_no_services_yet(self) -> None:
+        """
+        Until the ICE and TURN builders build something, the mux has neither.
+        """
+        service = self.make_service("--interface", "127.0.0.1", "--udp-port", "0")
+        mux = self.udp_services(service)[0].mux
+        self.assertIsNone(mux.ice)
+        self.assertIsNone(mux.turn)
+
+    def test_software_reaches_responder(self) -> None:
+        """
+        C{--software} configures the Binding responder.
+        """
+        service = self.make_service(
+            "--interface", "127.0.0.1", "--udp-port", "0", "--software", "srv"
+        )
+        mux = self.udp_services(service)[0].mux
+        self.assertEqual(mux.responder.software, "srv")
+
+    def test_port_in_use(self) -> None:
+        """
+        A UDP port in use ends the process with one line naming the address.
+        """
+        blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(blocker.close)
+        blocker.bind(("127.0.0.1", 0))
+        port = blocker.getsockname()[1]
+        options = parse("--interface", "127.0.0.1", "--udp-port", str(port))
+        with self.assertRaises(SystemExit) as raised:
+            tap.makeService(options)
+        message = str(raised.exception.code)
+        self.assertIn(f"cannot listen on UDP 127.0.0.1 port {port}", message)
+        self.assertNotIn("\n", message)
+
+
+class PluginTests(unittest.TestCase):
+    """
+    The C{mcs-ice} twistd plugin.
+    """
+
+    def test_plugin_found(self) -> None:
+        """
+        twistd finds a service maker named C{mcs-ice} that uses L{tap}.
+        """
+        makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
+        self.assertIn("mcs-ice", makers)
+        self.assertIs(makers["mcs-ice"].options, tap.Options)
