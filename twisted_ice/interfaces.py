@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from zope.interface import Attribute, Interface
 
-from twisted_ice.addresses import Address, Path
+from twisted_ice.addresses import Address, Path, Transport
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
+
+    from twisted_ice.api.status import SessionInfo
+    from twisted_ice.media import MediaSpec
 
 # --- STUN ------------------------------------------------------------------
 
@@ -183,6 +186,95 @@ class ITurnService(IStunService):
 
 
 # --- ICE -------------------------------------------------------------------
+#
+# The ICE service hands each media packet of an accepted 5-tuple to the
+# stream's IStreamHandler; the handler answers through the IMediaStream it was
+# built with.
+
+
+class IMediaStream(Interface):
+    """
+    One media stream of an ICE session, as its stream handler sees it.
+    """
+
+    session_id = Attribute("The id of the session the stream belongs to, a L{str}.")
+    mid = Attribute("The stream's media id from the offer, a L{str}.")
+
+    def send(data: bytes) -> None:
+        """
+        Send one DTLS, RTP or RTCP packet to the client on the stream's
+        selected path, or, before any nomination, on the path it last received
+        media on. Without either path the packet is dropped and counted.
+        Never raises.
+        """
+
+
+class IStreamHandler(Interface):
+    """
+    What a media stream's packets are given to: an application, a relay to a
+    backend, or an echo.
+    """
+
+    def packet_received(data: bytes) -> None:
+        """
+        Handle one DTLS, RTP or RTCP packet that the client sent on an accepted
+        5-tuple of the stream. Never raises.
+        """
+
+    def stream_closed() -> None:
+        """
+        Release what the handler holds: the stream's session has ended. No
+        packet is given to the handler after this call, and its sends are
+        dropped.
+        """
+
+
+class ISessionManager(Interface):
+    """
+    The session operations of the ICE service: the Python API for embedding
+    applications, and what the HTTP session API calls.
+
+    Sessions are described by L{SessionInfo} snapshots, media by
+    L{MediaSpec}.
+    """
+
+    def create_session(
+        offer: str,
+        answer: str | None = None,
+        media: MediaSpec | None = None,
+        transports: frozenset[Transport] | None = None,
+    ) -> SessionInfo:
+        """
+        Create a session for the SDP C{offer} and return its L{SessionInfo}.
+
+        @param answer: An SDP answer without ICE attributes to merge the ICE
+            attributes into; L{None} mirrors the offer.
+        @param media: What to do with the media; L{None} means C{echo}.
+        @param transports: The transports (C{udp}, C{tcp}) to put
+            candidates for in the answer; L{None} means all.
+        @raise ValueError: The offer, the answer or the media is invalid; the
+            message says what is wrong and may be shown to the client.
+        """
+
+    def get_session(session_id: str) -> SessionInfo | None:
+        """
+        Return the L{SessionInfo} of a live session, or L{None}.
+        """
+
+    def restart_session(session_id: str, offer: str) -> SessionInfo | None:
+        """
+        Restart ICE for a live session with a new offer (new credentials)
+        and return the new L{SessionInfo}, or L{None} for an unknown session.
+
+        @raise ValueError: The offer is invalid.
+        """
+
+    def close_session(session_id: str) -> bool:
+        """
+        End a session and close its streams' handlers. Return whether it
+        existed.
+        """
+
 
 
 # --- TURN ------------------------------------------------------------------

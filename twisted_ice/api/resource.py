@@ -1,0 +1,387 @@
+"""
+The HTTP session API, shaped like WHIP: C{POST /sessions} with an offer
+creates a session and returns the answer, C{GET}, C{PATCH} and C{DELETE} on
+its location read, restart and end it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+from urllib.parse import quote
+
+from twisted.logger import Logger
+from twisted.web import http, server
+from twisted.web.resource import Resource
+
+from twisted_ice.addresses import Transport
+from twisted_ice.api.status import SessionInfo
+from twisted_ice.interfaces import ISessionManager
+from twisted_ice.media import MediaSpec, parse_target
+
+MAX_BODY_SIZE = 64 * 1024
+"""
+The largest request body accepted, in bytes. Browser offers with many
+m-lines stay far below it.
+"""
+
+SDP = b"application/sdp"
+JSON = b"application/json"
+
+
+class ApiError(Exception):
+    """
+    An HTTP error answer: a status code and a message for the client.
+    """
+
+    def __init__(
+        self, code: int, message: str, headers: dict[bytes, bytes] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+class ApiRequest(server.Request):
+    """
+    A request whose body is bounded: beyond C{max_body_size} bytes, declared
+    or received, the body is discarded and C{body_too_large} is set.
+    """
+
+    max_body_size = MAX_BODY_SIZE
+    body_too_large = False
+
+    def gotLength(self, length: int | None) -> None:
+        """
+        Reject a declared length beyond the limit before any body arrives.
+        """
+        if length is not None and length > self.max_body_size:
+            self.body_too_large = True
+            length = 0
+        server.Request.gotLength(self, length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """
+        Store a chunk of the body unless the body is already too large.
+        """
+        if self.body_too_large or self.content is None:
+            return
+        if self.content.tell() + len(data) > self.max_body_size:
+            self.body_too_large = True
+            self.content.seek(0)
+            self.content.truncate()
+            return
+        self.content.write(data)
+
+
+def media_type(request: server.Request) -> bytes | None:
+    """
+    Return the lowercased media type of the request's Content-Type, without
+    parameters, or L{None} without the header.
+    """
+    value = request.getHeader(b"content-type")
+    if value is None:
+        return None
+    return value.split(b";", 1)[0].strip().lower()
+
+
+def parse_transports(request: server.Request) -> frozenset[Transport] | None:
+    """
+    Return the transports that C{?transport=} names, or L{None} without it.
+    The parameter repeats or lists transports separated by commas.
+
+    @raise ApiError: A name is neither C{udp} nor C{tcp}.
+    """
+    values = (request.args or {}).get(b"transport")
+    if not values:
+        return None
+    transports = set()
+    for value in values:
+        for name in value.decode("ascii", "replace").split(","):
+            if name not in ("udp", "tcp"):
+                raise ApiError(
+                    http.BAD_REQUEST, f"invalid transport {name!r}: use udp or tcp"
+                )
+            transports.add(Transport(name))
+    return frozenset(transports)
+
+
+class SessionApi(Resource):
+    """
+    The root resource of the API. It routes C{/sessions} and
+    C{/sessions/{id}} itself.
+
+    @ivar manager: Where sessions are created, read, restarted and closed.
+    @ivar token: The bearer token every request must carry, or L{None} to
+        accept requests without one.
+    @ivar default_media: The media of a session created from a bare SDP
+        offer without C{?media=}.
+    """
+
+    isLeaf = True
+    log = Logger()
+
+    def __init__(
+        self,
+        manager: ISessionManager,
+        token: str | None = None,
+        default_media: MediaSpec | None = None,
+    ) -> None:
+        Resource.__init__(self)
+        self.manager = manager
+        self.token = token.encode("utf-8") if token else None
+        self.default_media = default_media or MediaSpec()
+
+    def render(self, request: server.Request) -> bytes:
+        """
+        Authenticate, route and answer one request. Every failure becomes a
+        JSON error answer.
+        """
+        request.setHeader(b"cache-control", b"no-store")
+        try:
+            return self.dispatch(request)
+        except ApiError as error:
+            return self.error(request, error)
+        except Exception:
+            self.log.failure("Session API request failed")
+            return self.error(
+                request, ApiError(http.INTERNAL_SERVER_ERROR, "internal error")
+            )
+
+    def error(self, request: server.Request, error: ApiError) -> bytes:
+        """
+        Write C{error} as C{{"error": message}}.
+        """
+        request.setResponseCode(error.code)
+        for name, value in error.headers.items():
+            request.setHeader(name, value)
+        return self.json(request, {"error": error.message})
+
+    def json(self, request: server.Request, value: Any) -> bytes:
+        """
+        Write C{value} as the JSON body.
+        """
+        request.setHeader(b"content-type", JSON)
+        return json.dumps(value).encode("utf-8") + b"\n"
+
+    def authenticate(self, request: server.Request) -> None:
+        """
+        Check the bearer token in constant time.
+
+        @raise ApiError: 401, the token is missing or wrong.
+        """
+        if self.token is None:
+            return
+        challenge = {b"www-authenticate": b'Bearer realm="mcs-ice"'}
+        header = request.getHeader(b"authorization") or b""
+        scheme, _, credentials = header.partition(b" ")
+        if scheme.lower() != b"bearer":
+            raise ApiError(http.UNAUTHORIZED, "missing bearer token", challenge)
+        if not hmac.compare_digest(credentials.strip(), self.token):
+            raise ApiError(http.UNAUTHORIZED, "invalid bearer token", challenge)
+
+    def dispatch(self, request: server.Request) -> bytes:
+        """
+        Route C{request} to the handler of its path and method.
+        """
+        self.authenticate(request)
+
+        segments = [s for s in request.postpath or [] if s]
+        method = request.method
+        if segments == [b"sessions"]:
+            if method == b"POST":
+                return self.create(request)
+            raise ApiError(
+                http.NOT_ALLOWED, "use POST on /sessions", {b"allow": b"POST"}
+            )
+        if len(segments) == 2 and segments[0] == b"sessions":
+            session_id = segments[1].decode("utf-8", "replace")
+            if method == b"GET":
+                return self.read(request, session_id)
+            if method == b"DELETE":
+                return self.delete(request, session_id)
+            if method in (b"PATCH", b"POST"):
+                return self.restart(request, session_id)
+            raise ApiError(
+                http.NOT_ALLOWED,
+                "use GET, PATCH, POST or DELETE on a session",
+                {b"allow": b"GET, PATCH, POST, DELETE"},
+            )
+        raise ApiError(http.NOT_FOUND, "not found: the API serves /sessions")
+
+    def read_body(self, request: server.Request) -> tuple[bytes, str]:
+        """
+        Return the request's media type and its body as text.
+
+        @raise ApiError: 413, 415 or 400 (a body that is not UTF-8).
+        """
+        if getattr(request, "body_too_large", False):
+            raise ApiError(
+                http.REQUEST_ENTITY_TOO_LARGE,
+                f"request body larger than {MAX_BODY_SIZE} bytes",
+            )
+        kind = media_type(request)
+        if kind not in (SDP, JSON):
+            raise ApiError(
+                http.UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/sdp or application/json",
+            )
+        assert request.content is not None
+        data = request.content.read()
+        if len(data) > MAX_BODY_SIZE:
+            raise ApiError(
+                http.REQUEST_ENTITY_TOO_LARGE,
+                f"request body larger than {MAX_BODY_SIZE} bytes",
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(http.BAD_REQUEST, "request body is not UTF-8") from None
+        return kind, text
+
+    def parse_json(self, text: str) -> dict[str, Any]:
+        """
+        Parse a JSON request body: an object with a string C{offer}, an
+        optional string C{answer} and an optional C{media} object.
+
+        @raise ApiError: 400, naming the invalid member.
+        """
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise ApiError(http.BAD_REQUEST, f"invalid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise ApiError(http.BAD_REQUEST, "the JSON body must be an object")
+        unknown = set(value) - {"offer", "answer", "media"}
+        if unknown:
+            raise ApiError(
+                http.BAD_REQUEST, f"unknown members: {', '.join(sorted(unknown))}"
+            )
+        if not isinstance(value.get("offer"), str):
+            raise ApiError(http.BAD_REQUEST, "offer must be an SDP string")
+        if value.get("answer") is not None and not isinstance(value["answer"], str):
+            raise ApiError(http.BAD_REQUEST, "answer must be an SDP string")
+        return value
+
+    def query_media(self, request: server.Request) -> MediaSpec:
+        """
+        Return the media that C{?media=} and C{?target=} name, or the
+        default media without them.
+
+        @raise ApiError: 400, the media is invalid.
+        """
+        args = request.args or {}
+        mode = args.get(b"media")
+        target = args.get(b"target")
+        if not mode and not target:
+            return self.default_media
+        try:
+            return MediaSpec(
+                mode[0].decode("utf-8", "replace") if mode else "forward",
+                parse_target(target[0].decode("utf-8", "replace")) if target else None,
+            )
+        except ValueError as error:
+            raise ApiError(http.BAD_REQUEST, str(error)) from None
+
+    def create(self, request: server.Request) -> bytes:
+        """
+        Create a session: C{201} with the answer, as SDP or as JSON like the
+        request.
+        """
+        kind, text = self.read_body(request)
+        transports = parse_transports(request)
+
+        answer: str | None = None
+        if kind == SDP:
+            offer = text
+            media = self.query_media(request)
+        else:
+            body = self.parse_json(text)
+            offer = body["offer"]
+            answer = body.get("answer")
+            try:
+                media = MediaSpec.from_json(body.get("media", {"mode": "echo"}))
+            except ValueError as error:
+                raise ApiError(http.BAD_REQUEST, str(error)) from None
+
+        try:
+            session = self.manager.create_session(
+                offer, answer=answer, media=media, transports=transports
+            )
+        except ValueError as error:
+            self.log.info(
+                "Rejected a session request from {client}: {error}",
+                client=request.getClientAddress(),
+                error=error,
+            )
+            raise ApiError(http.BAD_REQUEST, str(error)) from None
+
+        location = self.location(session)
+        request.setResponseCode(http.CREATED)
+        request.setHeader(b"location", location.encode("ascii"))
+        return self.write_answer(request, kind, session, location)
+
+    def write_answer(
+        self, request: server.Request, kind: bytes, session: SessionInfo, location: str
+    ) -> bytes:
+        """
+        Write the answer as the body, in the request's media type.
+        """
+        if kind == SDP:
+            request.setHeader(b"content-type", SDP)
+            return session.answer.encode("utf-8")
+        reply = session.to_json()
+        reply["answer"] = session.answer
+        reply["location"] = location
+        return self.json(request, reply)
+
+    def location(self, session: SessionInfo) -> str:
+        """
+        Return the path of C{session}'s resource.
+        """
+        return "/sessions/" + quote(session.id, safe="")
+
+    def read(self, request: server.Request, session_id: str) -> bytes:
+        """
+        Write the session's state as JSON, or 404.
+        """
+        session = self.manager.get_session(session_id)
+        if session is None:
+            raise ApiError(http.NOT_FOUND, f"session {session_id!r} not found")
+        return self.json(request, session.to_json())
+
+    def delete(self, request: server.Request, session_id: str) -> bytes:
+        """
+        End the session: 204, or 404.
+        """
+        if not self.manager.close_session(session_id):
+            raise ApiError(http.NOT_FOUND, f"session {session_id!r} not found")
+        request.setResponseCode(http.NO_CONTENT)
+        return b""
+
+    def restart(self, request: server.Request, session_id: str) -> bytes:
+        """
+        Restart ICE with a new offer: 200 with the new answer, or 404.
+        """
+        kind, text = self.read_body(request)
+        offer = text if kind == SDP else self.parse_json(text)["offer"]
+
+        try:
+            session = self.manager.restart_session(session_id, offer)
+        except ValueError as error:
+            raise ApiError(http.BAD_REQUEST, str(error)) from None
+        if session is None:
+            raise ApiError(http.NOT_FOUND, f"session {session_id!r} not found")
+        return self.write_answer(request, kind, session, self.location(session))
+
+
+class ApiSite(server.Site):
+    """
+    The site of the session API: request bodies bounded to L{MAX_BODY_SIZE},
+    no tracebacks in error pages.
+    """
+
+    requestFactory = ApiRequest
+    displayTracebacks = False
