@@ -10,12 +10,18 @@ from typing import Any
 from twisted.internet.error import CannotListenError, MessageLengthError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
 from twisted_ice.addresses import Address
+from twisted_ice.interfaces import IRelayAllocator
+from twisted_ice.stun import AddressFamily
 from twisted_ice.transport.relay import (
     RelayDropReason,
     UdpRelayAllocator,
 )
+
+IPV4 = AddressFamily.IPV4
+IPV6 = AddressFamily.IPV6
 
 
 class FakeUdpPort:
@@ -95,12 +101,18 @@ class ReserveTests(SynchronousTestCase):
     Tests for L{UdpRelayAllocator.reserve} and L{UdpRelayAllocator.release}.
     """
 
+    def test_provides_interface(self) -> None:
+        """
+        The allocator provides L{IRelayAllocator}.
+        """
+        self.assertTrue(verifyObject(IRelayAllocator, allocator(FakeUdpReactor())))
+
     def test_reserve_binds_port(self) -> None:
         """
         A reservation binds a port in the range on the relay host.
         """
         reactor = FakeUdpReactor()
-        relay = allocator(reactor).reserve(4)
+        relay = allocator(reactor).reserve(IPV4)
         assert relay is not None
         self.assertEqual(relay[0], "192.0.2.1")
         self.assertIn(relay[1], range(50000, 50010))
@@ -112,9 +124,9 @@ class ReserveTests(SynchronousTestCase):
         L{None}.
         """
         pool = allocator(FakeUdpReactor())
-        relays = [pool.reserve(4) for _ in range(10)]
+        relays = [pool.reserve(IPV4) for _ in range(10)]
         self.assertEqual(len({r for r in relays if r is not None}), 10)
-        self.assertIsNone(pool.reserve(4))
+        self.assertIsNone(pool.reserve(IPV4))
 
     def test_random_order(self) -> None:
         """
@@ -123,7 +135,7 @@ class ReserveTests(SynchronousTestCase):
         pool = allocator(FakeUdpReactor(), ports=range(50000, 51000))
         ports = []
         for _ in range(20):
-            relay = pool.reserve(4)
+            relay = pool.reserve(IPV4)
             assert relay is not None
             ports.append(relay[1])
         self.assertNotEqual(ports, sorted(ports))
@@ -133,7 +145,7 @@ class ReserveTests(SynchronousTestCase):
         Ports another process holds are skipped.
         """
         reactor = FakeUdpReactor(in_use=set(range(50000, 50009)))
-        relay = allocator(reactor).reserve(4)
+        relay = allocator(reactor).reserve(IPV4)
         self.assertEqual(relay, ("192.0.2.1", 50009))
 
     def test_attempts_bounded(self) -> None:
@@ -142,7 +154,7 @@ class ReserveTests(SynchronousTestCase):
         """
         reactor = FakeUdpReactor(in_use=set(range(50000, 51000)))
         pool = allocator(reactor, ports=range(50000, 51000), attempts=8)
-        self.assertIsNone(pool.reserve(4))
+        self.assertIsNone(pool.reserve(IPV4))
         self.assertEqual(len(reactor.attempts), 8)
 
     def test_in_use_port_retried_later(self) -> None:
@@ -151,9 +163,9 @@ class ReserveTests(SynchronousTestCase):
         """
         reactor = FakeUdpReactor(in_use={50000})
         pool = allocator(reactor, ports=range(50000, 50001))
-        self.assertIsNone(pool.reserve(4))
+        self.assertIsNone(pool.reserve(IPV4))
         reactor.in_use.clear()
-        self.assertEqual(pool.reserve(4), ("192.0.2.1", 50000))
+        self.assertEqual(pool.reserve(IPV4), ("192.0.2.1", 50000))
 
     def test_even_port(self) -> None:
         """
@@ -161,34 +173,74 @@ class ReserveTests(SynchronousTestCase):
         """
         pool = allocator(FakeUdpReactor(), ports=range(50000, 51000))
         for _ in range(20):
-            relay = pool.reserve(4, even_port=True)
+            relay = pool.reserve(IPV4, even_port=True)
             assert relay is not None
             self.assertEqual(relay[1] % 2, 0)
 
-    def test_reserve_given_port(self) -> None:
+    def test_reserve_next_holds_next_port(self) -> None:
         """
-        L{UdpRelayAllocator.reserve_port} binds exactly that port, once.
+        With C{reserve_next}, the relay port is even and the next port is
+        bound and held.
         """
-        pool = allocator(FakeUdpReactor())
-        self.assertEqual(pool.reserve_port(4, 50003), ("192.0.2.1", 50003))
-        self.assertIsNone(pool.reserve_port(4, 50003))
+        reactor = FakeUdpReactor()
+        pool = allocator(reactor)
+        relay = pool.reserve(IPV4, even_port=True, reserve_next=True)
+        assert relay is not None
+        self.assertEqual(relay[1] % 2, 0)
+        self.assertEqual(pool.held, {("192.0.2.1", relay[1] + 1)})
+        self.assertTrue(reactor.bound[relay[1] + 1].listening)
 
-    def test_given_port_not_reserved_again(self) -> None:
+    def test_held_port_not_reserved(self) -> None:
         """
-        A port bound by L{UdpRelayAllocator.reserve_port} is not handed out
-        by L{UdpRelayAllocator.reserve}.
+        A held port is not handed out by a later reservation.
         """
         pool = allocator(FakeUdpReactor())
-        pool.reserve_port(4, 50003)
-        relays = {pool.reserve(4) for _ in range(9)}
-        self.assertNotIn(("192.0.2.1", 50003), relays)
-        self.assertNotIn(None, relays)
+        relay = pool.reserve(IPV4, even_port=True, reserve_next=True)
+        assert relay is not None
+        others = {pool.reserve(IPV4) for _ in range(8)}
+        self.assertNotIn(("192.0.2.1", relay[1] + 1), others)
+        self.assertNotIn(None, others)
+
+    def test_reserve_next_skips_taken_next(self) -> None:
+        """
+        An even port whose next port is in use is not chosen.
+        """
+        reactor = FakeUdpReactor(in_use={50001, 50003, 50007, 50009})
+        pool = allocator(reactor)
+        relay = pool.reserve(IPV4, even_port=True, reserve_next=True)
+        self.assertEqual(relay, ("192.0.2.1", 50004))
+
+    def test_take_reserved(self) -> None:
+        """
+        L{UdpRelayAllocator.take_reserved} turns a held port into a relay
+        port, once.
+        """
+        pool = allocator(FakeUdpReactor())
+        relay = pool.reserve(IPV4, even_port=True, reserve_next=True)
+        assert relay is not None
+        held = ("192.0.2.1", relay[1] + 1)
+        self.assertTrue(pool.take_reserved(held))
+        self.assertFalse(pool.take_reserved(held))
+        self.assertIn(held, pool.ports)
+
+    def test_release_held(self) -> None:
+        """
+        Releasing a held port closes it.
+        """
+        reactor = FakeUdpReactor()
+        pool = allocator(reactor)
+        relay = pool.reserve(IPV4, even_port=True, reserve_next=True)
+        assert relay is not None
+        held = ("192.0.2.1", relay[1] + 1)
+        pool.release(held)
+        self.assertEqual(pool.held, set())
+        self.assertFalse(reactor.bound[held[1]].listening)
 
     def test_other_family(self) -> None:
         """
         A family without a relay host gets L{None}.
         """
-        self.assertIsNone(allocator(FakeUdpReactor()).reserve(6))
+        self.assertIsNone(allocator(FakeUdpReactor()).reserve(IPV6))
 
     def test_families(self) -> None:
         """
@@ -198,7 +250,7 @@ class ReserveTests(SynchronousTestCase):
             ["192.0.2.1", "2001:db8::1"],
             reactor=FakeUdpReactor(),  # type: ignore[arg-type]
         )
-        self.assertEqual(pool.families(), frozenset({4, 6}))
+        self.assertEqual(pool.families(), frozenset({IPV4, IPV6}))
 
     def test_two_hosts_same_family(self) -> None:
         """
@@ -217,7 +269,7 @@ class ReserveTests(SynchronousTestCase):
         """
         reactor = FakeUdpReactor()
         pool = allocator(reactor)
-        relay = pool.reserve(4)
+        relay = pool.reserve(IPV4)
         assert relay is not None
         pool.release(relay)
         self.assertFalse(reactor.bound[relay[1]].listening)
@@ -228,10 +280,10 @@ class ReserveTests(SynchronousTestCase):
         A released port can be reserved again.
         """
         pool = allocator(FakeUdpReactor(), ports=range(50000, 50001))
-        relay = pool.reserve(4)
+        relay = pool.reserve(IPV4)
         assert relay is not None
         pool.release(relay)
-        self.assertEqual(pool.reserve(4), relay)
+        self.assertEqual(pool.reserve(IPV4), relay)
 
     def test_release_unknown(self) -> None:
         """
@@ -247,8 +299,8 @@ class ReserveTests(SynchronousTestCase):
         """
         reactor = FakeUdpReactor()
         pool = allocator(reactor)
-        pool.reserve(4)
-        pool.reserve(4)
+        pool.reserve(IPV4)
+        pool.reserve(IPV4)
         pool.close()
         self.assertEqual(pool.ports, {})
         self.assertEqual([p.listening for p in reactor.bound.values()], [False, False])
@@ -262,7 +314,7 @@ class DatagramTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeUdpReactor()
         self.pool = allocator(self.reactor)
-        relay = self.pool.reserve(4)
+        relay = self.pool.reserve(IPV4)
         assert relay is not None
         self.relay = relay
         self.received: list[tuple[Address, Address, bytes]] = []

@@ -20,8 +20,11 @@ from twisted.internet.error import CannotListenError, MessageLengthError
 from twisted.internet.interfaces import IListeningPort, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from twisted_ice.addresses import Address
+from twisted_ice.interfaces import IRelayAllocator
+from twisted_ice.stun import AddressFamily
 
 DEFAULT_PORTS = range(49152, 65536)
 """
@@ -55,13 +58,15 @@ class RelayDropReason(enum.StrEnum):
     WRITE_FAILED = "write-failed"
 
 
-def address_family(host: str) -> int:
+def address_family(host: str) -> AddressFamily:
     """
-    Return 4 or 6, the IP version of C{host}.
+    Return the STUN address family of C{host}.
 
     @raise ValueError: when C{host} is not an IP address.
     """
-    return ipaddress.ip_address(host).version
+    if ipaddress.ip_address(host).version == 4:
+        return AddressFamily.IPV4
+    return AddressFamily.IPV6
 
 
 class _RelayProtocol(DatagramProtocol):
@@ -130,6 +135,7 @@ class _PortPool:
         self.queue.append(port)
 
 
+@implementer(IRelayAllocator)
 class UdpRelayAllocator:
     """
     Binds one UDP port per TURN allocation on the relay address of its
@@ -139,7 +145,9 @@ class UdpRelayAllocator:
     service sets it to its handler before any port is bound.
 
     @ivar drops: datagrams dropped here, counted by L{RelayDropReason}.
-    @ivar ports: the bound relay ports by relay address.
+    @ivar ports: the bound relay ports by relay address, held ports
+        included.
+    @ivar held: the ports bound for a RESERVATION-TOKEN, not yet taken.
     """
 
     log = Logger()
@@ -176,25 +184,31 @@ class UdpRelayAllocator:
         for host in relay_hosts:
             family = address_family(host)
             if family in self.hosts:
-                raise ValueError(f"two relay addresses of IPv{family}: {host}")
+                raise ValueError(f"two relay addresses of one IP version: {host}")
             self.hosts[family] = host
             self._pools[host] = _PortPool(ports, rng)
         self.ports: dict[Address, IListeningPort] = {}
+        self.held: set[Address] = set()
         self.receiver: PeerReceiver | None = None
         self.drops: Counter[RelayDropReason] = Counter()
 
     def families(self) -> frozenset[int]:
         """
-        Return the IP versions (4, 6) that relay addresses can be reserved in.
+        Return the address families (L{AddressFamily} values) of the relay
+        hosts.
         """
         return frozenset(self.hosts)
 
-    def reserve(self, family: int, even_port: bool = False) -> Address | None:
+    def reserve(
+        self, family: int, even_port: bool = False, reserve_next: bool = False
+    ) -> Address | None:
         """
-        Bind a relay port of IP version C{family} and return its address.
+        Bind a relay port of C{family} and return its address.
 
         @param even_port: whether the port must be even (EVEN-PORT, RFC 8656
             section 14.6).
+        @param reserve_next: whether to also bind and hold the next port for
+            a later L{take_reserved}; the port is then even.
         @return: the relay address, or L{None} when there is no relay host of
             this family or no port could be bound within the attempts.
         """
@@ -204,8 +218,14 @@ class UdpRelayAllocator:
         pool = self._pools[host]
         failed: list[int] = []
         try:
-            for port in pool.take(even_port, self._attempts):
-                relay = self._bind(host, port)
+            for port in pool.take(even_port or reserve_next, self._attempts):
+                if not reserve_next:
+                    relay = self._bind(host, port)
+                    if relay is not None:
+                        return relay
+                    failed.append(port)
+                    continue
+                relay = self._bind_pair(host, pool, port)
                 if relay is not None:
                     return relay
                 failed.append(port)
@@ -214,32 +234,26 @@ class UdpRelayAllocator:
                 pool.give_back(port)
         return None
 
-    def reserve_port(self, family: int, port: int) -> Address | None:
+    def take_reserved(self, address: Address) -> bool:
         """
-        Bind the given relay port of IP version C{family}, as a
-        RESERVATION-TOKEN needs for the port after an even one.
+        Turn the held port at C{address} into a relay port.
 
-        @return: the relay address, or L{None} when that port is not free.
+        @return: whether the port was still held.
         """
-        host = self.hosts.get(family)
-        if host is None:
-            return None
-        pool = self._pools.get(host)
-        if pool is None or not pool.take_given(port):
-            return None
-        relay = self._bind(host, port)
-        if relay is None:
-            pool.give_back(port)
-        return relay
+        if address not in self.held:
+            return False
+        self.held.discard(address)
+        return True
 
     def release(self, address: Address) -> None:
         """
-        Close the relay port at C{address} and return it to the pool. An
-        address that is not bound is ignored.
+        Close the relay port or held port at C{address} and return it to the
+        pool. An address that is not bound is ignored.
         """
         listening = self.ports.pop(address, None)
         if listening is None:
             return
+        self.held.discard(address)
         listening.stopListening()
         self._pools[address[0]].give_back(address[1])
 
@@ -275,6 +289,25 @@ class UdpRelayAllocator:
         """
         for relay in list(self.ports):
             self.release(relay)
+
+    def _bind_pair(self, host: str, pool: _PortPool, port: int) -> Address | None:
+        """
+        Bind C{port} as a relay port and C{port + 1} as a held port, or
+        neither.
+        """
+        if not pool.take_given(port + 1):
+            return None
+        relay = self._bind(host, port)
+        if relay is None:
+            pool.give_back(port + 1)
+            return None
+        held = self._bind(host, port + 1)
+        if held is None:
+            self.ports.pop(relay).stopListening()
+            pool.give_back(port + 1)
+            return None
+        self.held.add(held)
+        return relay
 
     def _bind(self, host: str, port: int) -> Address | None:
         relay = (host, port)
