@@ -187,6 +187,16 @@ def _check_code(code: int) -> None:
         raise ValueError(f"error code {code} is not in the range 300-699")
 
 
+def _pack_reason(reason: str) -> bytes:
+    encoded = reason.encode("utf-8")
+    if len(encoded) > _MAX_TEXT_BYTES:
+        raise ValueError(
+            f"reason phrase is {len(encoded)} bytes in UTF-8, longer than the "
+            f"maximum {_MAX_TEXT_BYTES}"
+        )
+    return encoded
+
+
 def _unpack_reason(value: bytes) -> str:
     if len(value) > _MAX_TEXT_BYTES:
         raise ValueError(
@@ -218,7 +228,7 @@ def pack_error_code(value: ErrorCode, transaction_id: bytes) -> bytes:
     """
     code, reason = value
     _check_code(code)
-    return _ERROR_CODE_HEADER.pack(0, code // 100, code % 100) + reason.encode()
+    return _ERROR_CODE_HEADER.pack(0, code // 100, code % 100) + _pack_reason(reason)
 
 
 def unpack_address_error_code(value: bytes, transaction_id: bytes) -> AddressErrorCode:
@@ -242,7 +252,7 @@ def pack_address_error_code(value: AddressErrorCode, transaction_id: bytes) -> b
     family, code, reason = value
     _check_code(code)
     header = _ADDRESS_ERROR_CODE_HEADER.pack(family, 0, code // 100, code % 100)
-    return header + reason.encode()
+    return header + _pack_reason(reason)
 
 
 def unpack_unknown_attributes(value: bytes, transaction_id: bytes) -> tuple[int, ...]:

@@ -335,7 +335,12 @@ class StunMessage:
         for attribute_type, value in self.attributes:
             pack = PACKERS.get(attribute_type)
             if pack is not None:
-                packed = pack(value, transaction_id)
+                try:
+                    packed = pack(value, transaction_id)
+                except struct.error as e:
+                    raise ValueError(
+                        f"invalid {attribute_name(attribute_type)} value {value!r}: {e}"
+                    ) from None
             elif isinstance(value, bytes):
                 packed = value
             else:
