@@ -1,0 +1,486 @@
+"""
+The ICE service: the Twisted adapter around the sans-I/O lite agent.
+
+It answers the checks the muxes route to it, runs the consent timer, hands
+media from accepted 5-tuples to each stream's handler and sends what the
+handler sends on the stream's selected path. It is also the Python API for
+sessions (L{ISessionManager}) that the HTTP API calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IReactorUDP
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from twisted_ice.addresses import Path, Transport
+from twisted_ice.api.status import SessionInfo, StreamInfo
+from twisted_ice.ice import (
+    Candidate,
+    ConsentExpired,
+    CredentialsRetired,
+    IceAgent,
+    IceState,
+    Nominated,
+    Session,
+    SessionStateChanged,
+    StateChanged,
+    Stream,
+    host_candidates,
+)
+from twisted_ice.interfaces import (
+    IIceService,
+    IMediaStream,
+    IPathWriter,
+    ISessionManager,
+    IStreamHandler,
+    IStunMessage,
+)
+from twisted_ice.media import EchoHandler, ForwardHandler, ForwardPolicy, MediaSpec
+from twisted_ice.stun import StunMessage
+
+FAILURE_LOG_INTERVAL = 10.0
+"""Seconds between two logged failures; failures in between are only counted."""
+
+HandlerFactory = Callable[[MediaSpec, IMediaStream], IStreamHandler]
+"""
+Builds the handler of one stream from the session's media.
+"""
+
+
+@implementer(IMediaStream)
+class MediaStream:
+    """
+    The stream side a handler talks to: what the service keeps per stream in
+    the core L{Stream}'s C{handler} slot.
+
+    @ivar stream: The core stream.
+    @ivar handler: The stream's handler, once built.
+    @ivar last_path: The path media last arrived on; sends use it until a
+        path is nominated.
+    @ivar packets_dropped: Sends that had no path to leave on.
+    """
+
+    def __init__(self, service: IceService, stream: Stream) -> None:
+        self.service = service
+        self.stream = stream
+        self.handler: IStreamHandler | None = None
+        self.last_path: Path | None = None
+        self.packets_dropped = 0
+        self.closed = False
+
+    @property
+    def session_id(self) -> str:
+        """
+        The id of the stream's session.
+        """
+        return self.stream.session.id
+
+    @property
+    def mid(self) -> str:
+        """
+        The stream's media id, or an empty string when the offer has none.
+        """
+        return self.stream.mid or ""
+
+    def send(self, data: bytes) -> None:
+        """
+        Send C{data} on the selected path while consent is live; before any
+        nomination, on the path media last arrived on while that path is
+        still accepted. Otherwise drop and count it.
+        """
+        stream = self.stream
+        path = stream.send_path
+        if path is None and stream.selected is None and not self.closed:
+            last = self.last_path
+            if last is not None and self.service.agent.stream_for_path(last) is stream:
+                path = last
+        writer = None if path is None else self.service.writers.get(path.transport)
+        if path is None or writer is None or self.closed:
+            self.packets_dropped += 1
+            return
+        writer.write_to(data, path)
+        stream.packets_sent += 1
+        stream.bytes_sent += len(data)
+
+    def close(self) -> None:
+        """
+        Tell the handler the stream has ended, once.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self.handler is not None:
+            self.handler.stream_closed()
+
+
+@implementer(IIceService, ISessionManager)
+class IceService(Service):
+    """
+    The lite ICE agent on Twisted.
+
+    @ivar agent: The sans-I/O core.
+    @ivar writers: The writer of each transport that paths can arrive on;
+        the UDP mux registers itself for C{udp}, the TCP mux for C{tcp} and
+        C{tls}.
+    @ivar addresses: The IP addresses put in host candidates.
+    @ivar udp_port: The UDP port of the candidates.
+    @ivar tcp_port: The port of passive TCP candidates, or L{None} for none.
+    @ivar fingerprint: The DTLS certificate fingerprint for mirrored answers.
+    @ivar forward_policy: Where C{forward} media may go.
+    @ivar checks_failed: Checks whose handling raised, by design never.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        udp_port: int,
+        tcp_port: int | None = None,
+        fingerprint: str | None = None,
+        forward_policy: ForwardPolicy | None = None,
+        agent: IceAgent | None = None,
+        handler_factory: HandlerFactory | None = None,
+        reactor: IReactorTime | None = None,
+    ) -> None:
+        """
+        @param handler_factory: Builds stream handlers; by default C{echo}
+            and C{forward} handlers from the session's L{MediaSpec}.
+        @param reactor: The reactor for the consent timer and the sockets of
+            C{forward} handlers; the global reactor by default.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = cast(IReactorTime, global_reactor)
+        self.reactor = reactor
+        self.agent = agent if agent is not None else IceAgent()
+        self.writers: dict[Transport, IPathWriter] = {}
+        self.addresses = tuple(addresses)
+        self.udp_port = udp_port
+        self.tcp_port = tcp_port
+        self.fingerprint = fingerprint
+        self.forward_policy = forward_policy or ForwardPolicy()
+        self.handler_factory = handler_factory or self.build_handler
+        self.checks_failed = 0
+        self._media: dict[str, MediaSpec] = {}
+        self._timer: IDelayedCall | None = None
+        self._last_failure_log = float("-inf")
+        self._unlogged_failures = 0
+
+    # --- IIceService: what the muxes call ------------------------------------
+
+    def is_local_ufrag(self, ufrag: str) -> bool:
+        """
+        Return whether C{ufrag} belongs to a live stream.
+        """
+        return bool(self.agent.is_local_ufrag(ufrag))
+
+    def stun_received(self, message: IStunMessage, data: bytes, path: Path) -> None:
+        """
+        Answer one check through the writer of C{path}'s transport, and act
+        on what it changed.
+        """
+        try:
+            outcome = self.agent.handle_check(
+                cast(StunMessage, message), path, self.reactor.seconds()
+            )
+            if outcome.response is not None:
+                writer = self.writers.get(path.transport)
+                if writer is not None:
+                    writer.write_to(outcome.response, path)
+            if outcome.events:
+                self.log_events(outcome.events)
+            self.schedule()
+        except Exception:
+            self.checks_failed += 1
+            self.log_failure(path)
+
+    def media_received(self, data: bytes, path: Path) -> bool:
+        """
+        Give C{data} to the handler of the stream C{path} has been accepted
+        for; return L{False} for a path that has passed no check.
+        """
+        stream = self.agent.stream_for_path(path)
+        if stream is None:
+            return False
+        stream.packets_received += 1
+        stream.bytes_received += len(data)
+        media = stream.handler
+        if media is not None and media.handler is not None:
+            media.last_path = path
+            try:
+                media.handler.packet_received(data)
+            except Exception:
+                self.log_failure(path)
+        return True
+
+    # --- ISessionManager: the Python API ----------------------------------
+
+    def create_session(
+        self,
+        offer: str,
+        answer: str | None = None,
+        media: MediaSpec | None = None,
+        transports: frozenset[Transport] | None = None,
+    ) -> SessionInfo:
+        """
+        Create a session for C{offer} and build its streams' handlers.
+
+        @param transports: The transports to put candidates for; all the
+            configured ones when L{None}.
+        @raise ValueError: The offer, the answer or the media is invalid, or
+            no candidate is left for C{transports}.
+        """
+        media = media if media is not None else MediaSpec()
+        if media.target is not None:
+            self.forward_policy.check(media.target)
+        candidates = self.candidates(transports)
+
+        session = self.agent.create_session(
+            offer,
+            candidates=candidates,
+            fingerprint=self.fingerprint,
+            answer=answer,
+            now=self.reactor.seconds(),
+        )
+        self._media[session.id] = media
+        try:
+            self.attach_handlers(session.streams, media)
+        except Exception:
+            self.close_session(session.id)
+            raise
+        self.log.info(
+            "Created session {session_id}: {streams} streams, media {mode}",
+            session_id=session.id,
+            streams=len(session.streams),
+            mode=media.mode,
+        )
+        self.schedule()
+        return self.session_info(session)
+
+    def get_session(self, session_id: str) -> SessionInfo | None:
+        """
+        Return a snapshot of a live session, or L{None}.
+        """
+        session = self.agent.get_session(session_id)
+        if session is None or session.state == IceState.CLOSED:
+            return None
+        return self.session_info(session)
+
+    def restart_session(self, session_id: str, offer: str) -> SessionInfo | None:
+        """
+        Restart ICE for a live session with a new offer.
+
+        Streams new in the offer get handlers; the handlers of streams gone
+        from it are closed.
+
+        @raise ValueError: The offer is invalid.
+        """
+        session = self.agent.get_session(session_id)
+        if session is None:
+            return None
+        before = list(session.streams)
+        try:
+            session = self.agent.restart_session(
+                session_id, offer, now=self.reactor.seconds()
+            )
+        except KeyError:
+            return None
+        after = set(map(id, session.streams))
+        for stream in before:
+            if id(stream) not in after and stream.handler is not None:
+                stream.handler.close()
+        self.attach_handlers(session.streams, self._media.get(session_id, MediaSpec()))
+        self.log.info("Restarted ICE for session {session_id}", session_id=session_id)
+        self.schedule()
+        return self.session_info(session)
+
+    def close_session(self, session_id: str) -> bool:
+        """
+        End a session and close its handlers.
+        """
+        session = self.agent.close_session(session_id)
+        self._media.pop(session_id, None)
+        if session is None:
+            return False
+        for stream in session.streams:
+            if stream.handler is not None:
+                stream.handler.close()
+        self.log.info("Closed session {session_id}", session_id=session_id)
+        return True
+
+    # --- helpers ------------------------------------------------------------
+
+    def candidates(self, transports: frozenset[Transport] | None) -> list[Candidate]:
+        """
+        Return the host candidates for C{transports} (all when L{None}).
+
+        @raise ValueError: None is left.
+        """
+        candidates = host_candidates(self.addresses, self.udp_port, self.tcp_port)
+        if transports is not None:
+            names = {str(transport) for transport in transports}
+            candidates = tuple(c for c in candidates if c.transport in names)
+        if not candidates:
+            wanted = ", ".join(sorted(map(str, transports or ())))
+            raise ValueError(f"this server has no candidates for transport {wanted}")
+        return list(candidates)
+
+    def attach_handlers(self, streams: Iterable[Stream], media: MediaSpec) -> None:
+        """
+        Build a handler for each stream that has none yet.
+        """
+        for stream in streams:
+            if stream.handler is not None:
+                continue
+            binding = MediaStream(self, stream)
+            stream.handler = binding
+            binding.handler = self.handler_factory(media, binding)
+
+    def build_handler(self, media: MediaSpec, stream: IMediaStream) -> IStreamHandler:
+        """
+        Build the C{echo} or C{forward} handler of C{stream}.
+        """
+        if media.mode == "forward" and media.target is not None:
+            handler = ForwardHandler(
+                stream, media.target, cast(IReactorUDP, self.reactor)
+            )
+            handler.start()
+            return handler
+        return EchoHandler(stream)
+
+    def session_info(self, session: Session) -> SessionInfo:
+        """
+        Return a snapshot of C{session}.
+        """
+        return SessionInfo(
+            id=session.id,
+            answer=session.answer,
+            state=str(session.state),
+            streams=tuple(self.stream_info(stream) for stream in session.streams),
+        )
+
+    def stream_info(self, stream: Stream) -> StreamInfo:
+        """
+        Return a snapshot of C{stream}.
+        """
+        media = stream.handler
+        return StreamInfo(
+            mid=stream.mid or "",
+            state=str(stream.state),
+            selected=stream.selected,
+            packets_received=stream.packets_received,
+            packets_sent=stream.packets_sent,
+            bytes_received=stream.bytes_received,
+            bytes_sent=stream.bytes_sent,
+            packets_dropped=media.packets_dropped if media is not None else 0,
+        )
+
+    def schedule(self) -> None:
+        """
+        Make the one consent timer fire at or before the agent's next
+        deadline. A timer already due earlier is left alone: firing early
+        only costs one call to C{expire}.
+        """
+        deadline = self.agent.next_deadline()
+        if deadline is None:
+            return
+        timer = self._timer
+        if timer is not None and timer.active() and timer.getTime() <= deadline:
+            return
+        delay = max(0.0, deadline - self.reactor.seconds())
+        if timer is not None and timer.active():
+            timer.reset(delay)
+        else:
+            self._timer = self.reactor.callLater(delay, self.expire)
+
+    def expire(self) -> None:
+        """
+        Expire consent that has run out, then schedule the next deadline.
+        """
+        self._timer = None
+        try:
+            events = self.agent.expire(self.reactor.seconds())
+            self.log_events(events)
+        except Exception:
+            self.log.failure("Consent expiry failed")
+        self.schedule()
+
+    def log_events(self, events: Iterable[Any]) -> None:
+        """
+        Log the session lifecycle events of the agent. Per-check events stay
+        at debug level.
+        """
+        for event in events:
+            if isinstance(event, SessionStateChanged):
+                self.log.info(
+                    "Session {session_id} is {state}",
+                    session_id=event.session.id,
+                    state=str(event.new),
+                )
+            elif isinstance(event, StateChanged):
+                self.log.debug(
+                    "Stream {mid} of session {session_id} is {state}",
+                    mid=event.stream.mid,
+                    session_id=event.stream.session.id,
+                    state=str(event.new),
+                )
+            elif isinstance(event, Nominated):
+                self.log.info(
+                    "Stream {mid} of session {session_id} selected {transport}"
+                    " {host}:{port}",
+                    mid=event.stream.mid,
+                    session_id=event.stream.session.id,
+                    transport=str(event.path.transport),
+                    host=event.path.remote[0],
+                    port=event.path.remote[1],
+                )
+            elif isinstance(event, ConsentExpired):
+                self.log.info(
+                    "Consent expired for stream {mid} of session {session_id}",
+                    mid=event.stream.mid,
+                    session_id=event.stream.session.id,
+                )
+            elif isinstance(event, CredentialsRetired):
+                self.log.info(
+                    "Stream {mid} of session {session_id} retired its previous"
+                    " credentials",
+                    mid=event.stream.mid,
+                    session_id=event.stream.session.id,
+                )
+
+    def log_failure(self, path: Path) -> None:
+        """
+        Log the exception being handled, at most once every
+        L{FAILURE_LOG_INTERVAL} seconds; count the others.
+        """
+        now = self.reactor.seconds()
+        if now - self._last_failure_log < FAILURE_LOG_INTERVAL:
+            self._unlogged_failures += 1
+            return
+        self.log.failure(
+            "ICE service failed on a packet from {client}"
+            " ({unlogged} more failures since the last log)",
+            client=path.remote,
+            unlogged=self._unlogged_failures,
+        )
+        self._last_failure_log = now
+        self._unlogged_failures = 0
+
+    def stopService(self) -> None:
+        """
+        Close every session, so that C{forward} sockets close, and stop the
+        timer.
+        """
+        for session_id in list(self.agent.sessions):
+            self.close_session(session_id)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        super().stopService()  # type: ignore[no-untyped-call]
