@@ -57,11 +57,13 @@ VALUES: dict[AttributeType, st.SearchStrategy[Any]] = {
     AttributeType.XOR_MAPPED_ADDRESS: addresses,
     AttributeType.XOR_PEER_ADDRESS: addresses,
     AttributeType.XOR_RELAYED_ADDRESS: addresses,
-    AttributeType.USERNAME: text.filter(lambda value: len(value.encode()) <= 513),
+    AttributeType.USERNAME: text.filter(lambda value: len(value.encode()) <= 508),
     AttributeType.REALM: reasons,
     AttributeType.NONCE: reasons,
     AttributeType.SOFTWARE: reasons,
-    AttributeType.ALTERNATE_DOMAIN: reasons,
+    AttributeType.ALTERNATE_DOMAIN: st.text(
+        st.characters(min_codepoint=0, max_codepoint=127), max_size=255
+    ),
     AttributeType.ERROR_CODE: st.builds(ErrorCode, error_codes, reasons),
     AttributeType.UNKNOWN_ATTRIBUTES: st.lists(unsigned(16), max_size=10).map(tuple),
     AttributeType.CHANNEL_NUMBER: unsigned(16),
@@ -262,12 +264,40 @@ class MalformedValueTests(unittest.TestCase):
 
     def test_username_too_long(self) -> None:
         """
-        USERNAME is at most 513 bytes (RFC 8489 section 14.3).
+        A received USERNAME is at most 763 bytes (RFC 8489 section 14.3).
         """
         self.assertEqual(
-            value_error(AttributeType.USERNAME, b"u" * 514),
-            "invalid USERNAME attribute at byte 20: length is 514 bytes, longer "
-            "than the maximum 513",
+            value_error(AttributeType.USERNAME, b"u" * 764),
+            "invalid USERNAME attribute at byte 20: text is 764 bytes, longer "
+            "than the maximum 763",
+        )
+
+    def test_username_763_bytes(self) -> None:
+        """
+        A received USERNAME of 763 bytes is accepted, as RFC 5389 allowed.
+        """
+        body = struct.pack("!HH", AttributeType.USERNAME, 763) + b"u" * 763 + b"\0"
+        data = struct.pack("!HHI", 0x0001, len(body), MAGIC_COOKIE) + bytes(12) + body
+        self.assertEqual(decode(data).get(AttributeType.USERNAME), "u" * 763)
+
+    def test_domain_not_ascii(self) -> None:
+        """
+        ALTERNATE-DOMAIN is ASCII.
+        """
+        self.assertEqual(
+            value_error(AttributeType.ALTERNATE_DOMAIN, b"\xc3\xa9.example"),
+            "invalid ALTERNATE-DOMAIN attribute at byte 20: domain has a non-ASCII "
+            "byte at byte 0",
+        )
+
+    def test_domain_too_long(self) -> None:
+        """
+        ALTERNATE-DOMAIN is at most 255 characters.
+        """
+        self.assertEqual(
+            value_error(AttributeType.ALTERNATE_DOMAIN, b"d" * 256),
+            "invalid ALTERNATE-DOMAIN attribute at byte 20: domain is 256 bytes, "
+            "longer than the maximum 255",
         )
 
     def test_nonce_too_long(self) -> None:
@@ -276,7 +306,7 @@ class MalformedValueTests(unittest.TestCase):
         """
         self.assertEqual(
             value_error(AttributeType.NONCE, b"n" * 764),
-            "invalid NONCE attribute at byte 20: length is 764 bytes, longer than "
+            "invalid NONCE attribute at byte 20: text is 764 bytes, longer than "
             "the maximum 763",
         )
 
@@ -443,11 +473,29 @@ class EncodeValueTests(unittest.TestCase):
 
     def test_username_too_long(self) -> None:
         """
-        A USERNAME above 513 bytes is rejected.
+        A USERNAME of 509 bytes or more is rejected.
         """
         self.assertEqual(
-            self.encode_error(AttributeType.USERNAME, "u" * 514),
-            "text is 514 bytes in UTF-8, longer than the maximum 513",
+            self.encode_error(AttributeType.USERNAME, "\u00e9" * 255),
+            "username is 510 bytes in UTF-8, longer than the maximum 508",
+        )
+
+    def test_software_too_long(self) -> None:
+        """
+        A SOFTWARE of 128 characters or more is rejected.
+        """
+        self.assertEqual(
+            self.encode_error(AttributeType.SOFTWARE, "s" * 128),
+            "text is 128 characters, longer than the maximum 127",
+        )
+
+    def test_domain_not_ascii(self) -> None:
+        """
+        An ALTERNATE-DOMAIN with a non-ASCII character is rejected.
+        """
+        self.assertEqual(
+            self.encode_error(AttributeType.ALTERNATE_DOMAIN, "b\u00fccher.example"),
+            "domain has a non-ASCII character at position 1",
         )
 
     def test_flag_value(self) -> None:
@@ -470,11 +518,11 @@ class EncodeValueTests(unittest.TestCase):
 
     def test_reason_too_long(self) -> None:
         """
-        A reason phrase above 763 bytes is rejected.
+        A reason phrase of 128 characters or more is rejected.
         """
         self.assertEqual(
-            self.encode_error(AttributeType.ERROR_CODE, ErrorCode(400, "r" * 764)),
-            "reason phrase is 764 bytes in UTF-8, longer than the maximum 763",
+            self.encode_error(AttributeType.ERROR_CODE, ErrorCode(400, "r" * 128)),
+            "reason phrase is 128 characters, longer than the maximum 127",
         )
 
     def test_struct_range(self) -> None:

@@ -31,7 +31,9 @@ def exercise(data: bytes) -> None:
     """
     Decode C{data}. When it decodes, run every check on the message and
     assert that encoding it again and decoding that gives the same
-    attributes.
+    attributes. Encoding may raise L{ValueError} because a sender's limits
+    are tighter than a receiver's (a USERNAME of 509 to 763 bytes decodes
+    but is not sent).
     """
     try:
         message = decode(data)
@@ -41,7 +43,11 @@ def exercise(data: bytes) -> None:
     message.check_integrity_sha256(b"key")
     message.check_fingerprint()
     message.unknown_comprehension_required()
-    again = decode(message.encode(b"key", fingerprint=True))
+    try:
+        encoded = message.encode(b"key", fingerprint=True)
+    except ValueError:
+        return
+    again = decode(encoded)
     assert again.attributes == message.attributes, (again, message)
 
 

@@ -731,7 +731,9 @@ class BasicCheckTests(unittest.TestCase):
         """
         data = with_header(attribute(AttributeType.USERNAME, b"ab\xff"))
         self.assert_decode_error(
-            data, "invalid USERNAME attribute at byte 20: invalid UTF-8 at byte 2"
+            data,
+            "invalid USERNAME attribute at byte 20: invalid UTF-8 in the text at "
+            "byte 2",
         )
 
     def test_padding_ignored(self) -> None:

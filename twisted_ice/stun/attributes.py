@@ -135,38 +135,99 @@ def pack_xor_address(value: Address, transaction_id: bytes) -> bytes:
 # --- Text -------------------------------------------------------------------
 
 
-def _text_unpacker(max_bytes: int) -> Unpack:
-    def unpack_text(value: bytes, transaction_id: bytes) -> str:
-        if len(value) > max_bytes:
-            raise ValueError(
-                f"length is {len(value)} bytes, longer than the maximum {max_bytes}"
-            )
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"invalid UTF-8 at byte {e.start}") from None
+# RFC 8489 sections 14.3, 14.8, 14.9, 14.10 and 14.14: a receiver accepts
+# USERNAME, REALM, NONCE, SOFTWARE and reason phrases of up to 763 bytes, the
+# RFC 5389 limit. A sender keeps USERNAME below 509 bytes and the others below
+# 128 characters.
+_MAX_RECEIVED_TEXT_BYTES = 763
+_MAX_USERNAME_BYTES = 508
+_MAX_TEXT_CHARACTERS = 127
 
-    return unpack_text
-
-
-def _text_packer(max_bytes: int) -> Pack:
-    def pack_text(value: str, transaction_id: bytes) -> bytes:
-        encoded = value.encode("utf-8")
-        if len(encoded) > max_bytes:
-            raise ValueError(
-                f"text is {len(encoded)} bytes in UTF-8, longer than the maximum "
-                f"{max_bytes}"
-            )
-        return encoded
-
-    return pack_text
+# RFC 8489 section 14.16: ALTERNATE-DOMAIN is a DNS name of at most 255 ASCII
+# characters.
+_MAX_DOMAIN_LENGTH = 255
 
 
-# RFC 8489 section 14.3: USERNAME is fewer than 513 bytes. Sections 14.8, 14.9,
-# 14.10 and 14.14: reason phrases, REALM, NONCE and SOFTWARE are fewer than 128
-# characters, at most 763 bytes.
-_MAX_USERNAME_BYTES = 513
-_MAX_TEXT_BYTES = 763
+def _decode_utf8(value: bytes, what: str) -> str:
+    if len(value) > _MAX_RECEIVED_TEXT_BYTES:
+        raise ValueError(
+            f"{what} is {len(value)} bytes, longer than the maximum "
+            f"{_MAX_RECEIVED_TEXT_BYTES}"
+        )
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"invalid UTF-8 in the {what} at byte {e.start}") from None
+
+
+def _encode_utf8(value: str, what: str) -> bytes:
+    if len(value) > _MAX_TEXT_CHARACTERS:
+        raise ValueError(
+            f"{what} is {len(value)} characters, longer than the maximum "
+            f"{_MAX_TEXT_CHARACTERS}"
+        )
+    return value.encode("utf-8")
+
+
+def unpack_text(value: bytes, transaction_id: bytes) -> str:
+    """
+    Unpack USERNAME, REALM, NONCE or SOFTWARE: UTF-8 of at most 763 bytes.
+    """
+    return _decode_utf8(value, "text")
+
+
+def pack_text(value: str, transaction_id: bytes) -> bytes:
+    """
+    Pack REALM, NONCE or SOFTWARE: fewer than 128 characters.
+    """
+    return _encode_utf8(value, "text")
+
+
+def pack_username(value: str, transaction_id: bytes) -> bytes:
+    """
+    Pack USERNAME: fewer than 509 bytes of UTF-8.
+    """
+    encoded = value.encode("utf-8")
+    if len(encoded) > _MAX_USERNAME_BYTES:
+        raise ValueError(
+            f"username is {len(encoded)} bytes in UTF-8, longer than the maximum "
+            f"{_MAX_USERNAME_BYTES}"
+        )
+    return encoded
+
+
+def unpack_domain(value: bytes, transaction_id: bytes) -> str:
+    """
+    Unpack ALTERNATE-DOMAIN: at most 255 ASCII characters.
+
+    NOTE: the DNS name syntax (labels, A-labels) is not checked.
+    """
+    if len(value) > _MAX_DOMAIN_LENGTH:
+        raise ValueError(
+            f"domain is {len(value)} bytes, longer than the maximum "
+            f"{_MAX_DOMAIN_LENGTH}"
+        )
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"domain has a non-ASCII byte at byte {e.start}") from None
+
+
+def pack_domain(value: str, transaction_id: bytes) -> bytes:
+    """
+    Pack ALTERNATE-DOMAIN.
+    """
+    if len(value) > _MAX_DOMAIN_LENGTH:
+        raise ValueError(
+            f"domain is {len(value)} characters, longer than the maximum "
+            f"{_MAX_DOMAIN_LENGTH}"
+        )
+    try:
+        return value.encode("ascii")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"domain has a non-ASCII character at position {e.start}"
+        ) from None
 
 
 # --- Error codes ------------------------------------------------------------
@@ -188,27 +249,11 @@ def _check_code(code: int) -> None:
 
 
 def _pack_reason(reason: str) -> bytes:
-    encoded = reason.encode("utf-8")
-    if len(encoded) > _MAX_TEXT_BYTES:
-        raise ValueError(
-            f"reason phrase is {len(encoded)} bytes in UTF-8, longer than the "
-            f"maximum {_MAX_TEXT_BYTES}"
-        )
-    return encoded
+    return _encode_utf8(reason, "reason phrase")
 
 
 def _unpack_reason(value: bytes) -> str:
-    if len(value) > _MAX_TEXT_BYTES:
-        raise ValueError(
-            f"reason phrase is {len(value)} bytes, longer than the maximum "
-            f"{_MAX_TEXT_BYTES}"
-        )
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"invalid UTF-8 in the reason phrase at byte {e.start}"
-        ) from None
+    return _decode_utf8(value, "reason phrase")
 
 
 def unpack_error_code(value: bytes, transaction_id: bytes) -> ErrorCode:
@@ -257,7 +302,7 @@ def pack_address_error_code(value: AddressErrorCode, transaction_id: bytes) -> b
 
 def unpack_unknown_attributes(value: bytes, transaction_id: bytes) -> tuple[int, ...]:
     """
-    Unpack UNKNOWN-ATTRIBUTES, a list of 16-bit types (RFC 8489 section 14.9).
+    Unpack UNKNOWN-ATTRIBUTES, a list of 16-bit types (RFC 8489 section 14.13).
     """
     if len(value) % 2:
         raise ValueError(f"length is {len(value)} bytes, not a multiple of 2")
@@ -462,7 +507,7 @@ def pack_icmp(value: Icmp, transaction_id: bytes) -> bytes:
 
 # --- The table --------------------------------------------------------------
 
-_text_max = (_text_unpacker(_MAX_TEXT_BYTES), _text_packer(_MAX_TEXT_BYTES))
+_text = (unpack_text, pack_text)
 _address = (unpack_address, pack_address)
 _xor_address = (unpack_xor_address, pack_xor_address)
 _uint8 = (_int_unpacker(_UINT8_PADDED), _int_packer(_UINT8_PADDED, 8))
@@ -479,15 +524,11 @@ ATTRIBUTE_KINDS: tuple[tuple[AttributeType, Unpack, Pack], ...] = (
     (AttributeType.XOR_MAPPED_ADDRESS, *_xor_address),
     (AttributeType.XOR_PEER_ADDRESS, *_xor_address),
     (AttributeType.XOR_RELAYED_ADDRESS, *_xor_address),
-    (
-        AttributeType.USERNAME,
-        _text_unpacker(_MAX_USERNAME_BYTES),
-        _text_packer(_MAX_USERNAME_BYTES),
-    ),
-    (AttributeType.REALM, *_text_max),
-    (AttributeType.NONCE, *_text_max),
-    (AttributeType.SOFTWARE, *_text_max),
-    (AttributeType.ALTERNATE_DOMAIN, *_text_max),
+    (AttributeType.USERNAME, unpack_text, pack_username),
+    (AttributeType.REALM, *_text),
+    (AttributeType.NONCE, *_text),
+    (AttributeType.SOFTWARE, *_text),
+    (AttributeType.ALTERNATE_DOMAIN, unpack_domain, pack_domain),
     (AttributeType.ERROR_CODE, unpack_error_code, pack_error_code),
     (
         AttributeType.UNKNOWN_ATTRIBUTES,
