@@ -744,6 +744,15 @@ class BasicCheckTests(unittest.TestCase):
         message = decode(with_header(value))
         self.assertEqual(message.attributes, [(AttributeType.SOFTWARE, "x")])
 
+    def test_not_bytes(self) -> None:
+        """
+        An object without the buffer protocol raises L{StunDecodeError}.
+        """
+        self.assert_decode_error(
+            "text",  # type: ignore[arg-type]
+            "cannot decode a str, expected bytes",
+        )
+
     def test_bytearray_input(self) -> None:
         """
         A L{bytearray} decodes like L{bytes}.

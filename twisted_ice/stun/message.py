@@ -138,8 +138,9 @@ class StunMessage:
 
     def __repr__(self) -> str:
         method = getattr(self.method, "name", f"0x{self.method:03x}")
+        message_class = getattr(self.message_class, "name", self.message_class)
         return (
-            f"<StunMessage {method} {self.message_class.name} "
+            f"<StunMessage {method} {message_class} "
             f"{self.transaction_id.hex()} {self.attributes!r}>"
         )
 
@@ -401,7 +402,12 @@ def decode(data: bytes) -> StunMessage:
         malformed value. Nothing else is raised, whatever C{data} contains.
     """
     if type(data) is not bytes:
-        data = bytes(data)
+        try:
+            data = memoryview(data).tobytes()
+        except TypeError:
+            raise StunDecodeError(
+                f"cannot decode a {type(data).__name__}, expected bytes"
+            ) from None
     size = len(data)
     if size < HEADER_LENGTH:
         raise StunDecodeError(
