@@ -254,7 +254,7 @@ class MalformedValueTests(unittest.TestCase):
 
     def test_unknown_attributes_odd(self) -> None:
         """
-        UNKNOWN-ATTRIBUTES holds 16-bit types, so its length is even.
+        UNKNOWN-ATTRIBUTES contains 16-bit types, so its length is even.
         """
         self.assertEqual(
             value_error(AttributeType.UNKNOWN_ATTRIBUTES, b"\x00\x01\x00"),

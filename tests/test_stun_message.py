@@ -901,7 +901,7 @@ class UnknownAttributeTests(unittest.TestCase):
     def test_comprehension_required(self) -> None:
         """
         Types below 0x8000 that the codec does not know are reported once
-        each, in wire order; optional ones are not.
+        each, in wire order, but optional ones are not.
         """
         self.assertEqual(self.message.unknown_comprehension_required(), [0x7F01, 3])
 

@@ -162,7 +162,7 @@ class AllocationMismatch(_CodedStunError):
 
 class StaleNonce(_CodedStunError):
     """
-    438: the NONCE is no longer valid; the client retries with the new one.
+    438: the NONCE is no longer valid, so the client retries with the new one.
     """
 
     error_code = 438

@@ -49,9 +49,9 @@ _FINGERPRINT_HEADER = _ATTRIBUTE_HEADER.pack(_FINGERPRINT, 4)
 _METHODS: dict[int, int] = {method.value: method for method in Method}
 _CLASSES = tuple(MessageClass)
 
-# What follows MESSAGE-INTEGRITY is ignored except MESSAGE-INTEGRITY-SHA256
-# and FINGERPRINT (RFC 8489 section 14.5), and what follows
-# MESSAGE-INTEGRITY-SHA256 except FINGERPRINT (section 14.6).
+# Decoder states. Attributes after MESSAGE-INTEGRITY are ignored except
+# MESSAGE-INTEGRITY-SHA256 and FINGERPRINT (RFC 8489 section 14.5), and
+# attributes after MESSAGE-INTEGRITY-SHA256 except FINGERPRINT (section 14.6).
 _BEFORE_INTEGRITY = 0
 _AFTER_INTEGRITY = 1
 _AFTER_INTEGRITY_SHA256 = 2
@@ -68,7 +68,7 @@ class StunMessage:
     @ivar message_class: The L{MessageClass}.
     @ivar transaction_id: The 12-byte transaction id.
     @ivar attributes: The attributes that MESSAGE-INTEGRITY protects, in wire
-        order, as C{(type, value)} pairs; a type may repeat. MESSAGE-INTEGRITY,
+        order, as C{(type, value)} pairs. A type may repeat. MESSAGE-INTEGRITY,
         MESSAGE-INTEGRITY-SHA256 and FINGERPRINT are not in this list.
     @ivar ignored_attributes: The attributes after MESSAGE-INTEGRITY (or
         MESSAGE-INTEGRITY-SHA256) other than the ones allowed there, with their
@@ -392,7 +392,7 @@ _fingerprint = fingerprint
 def decode(data: bytes) -> StunMessage:
     """
     Decode one STUN message, applying the basic checks of RFC 8489 section
-    6.3 and unpacking the value of every attribute the codec knows.
+    6.3 and unpacking the value of every attribute type in the codec's table.
 
     Attributes after MESSAGE-INTEGRITY other than MESSAGE-INTEGRITY-SHA256 and
     FINGERPRINT, and after MESSAGE-INTEGRITY-SHA256 other than FINGERPRINT,
