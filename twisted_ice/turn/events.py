@@ -1,0 +1,105 @@
+"""
+What the TURN core returns: data to send and allocation lifecycle events.
+
+L{SendToClient} and L{SendToPeer} are built for every relayed packet, so they
+are C{NamedTuple}s, which are cheaper to build than frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from twisted_ice.addresses import Address, Path
+
+
+class SendToClient(NamedTuple):
+    """
+    Send one STUN or ChannelData message to the client of C{path}.
+    """
+
+    path: Path
+    data: bytes
+
+
+class SendToPeer(NamedTuple):
+    """
+    Send one UDP datagram from the relayed address C{relay} to C{peer}.
+    """
+
+    relay: Address
+    peer: Address
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NeedKeys:
+    """
+    The request needs the long-term keys of C{username} in C{realm} before the
+    core can authenticate it.
+    """
+
+    username: str
+    realm: str
+
+
+class DeletionReason(enum.Enum):
+    """
+    Why an allocation was deleted.
+    """
+
+    REFRESH = "refresh"
+    """
+    A Refresh request with LIFETIME 0.
+    """
+
+    EXPIRED = "expired"
+    """
+    Its lifetime ran out.
+    """
+
+    PATH_CLOSED = "path closed"
+    """
+    Its TCP or TLS connection closed.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationCreated:
+    """
+    An allocation was created on C{path} for C{username}.
+
+    @ivar relays: The relayed transport addresses, one per address family.
+    @ivar lifetime: The granted lifetime in seconds.
+    """
+
+    path: Path
+    relays: tuple[Address, ...]
+    username: str
+    lifetime: float
+
+    def __post_init__(self) -> None:
+        if not self.relays:
+            raise ValueError("an allocation has at least one relayed address")
+        if self.lifetime <= 0:
+            raise ValueError(f"allocation lifetime {self.lifetime} is not positive")
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationDeleted:
+    """
+    The allocation on C{path} was deleted, and its relayed addresses
+    released through the allocator.
+    """
+
+    path: Path
+    relays: tuple[Address, ...]
+    username: str
+    reason: DeletionReason
+
+
+TurnAction = SendToClient | SendToPeer | AllocationCreated | AllocationDeleted
+"""
+Anything L{twisted_ice.turn.TurnCore} asks its adapter to do or to know.
+"""
