@@ -11,10 +11,22 @@ import ipaddress
 from collections.abc import Sequence
 
 from twisted.application.service import IService, MultiService
+from twisted.internet import endpoints
 from twisted.python import usage
 
+from twisted_ice.addresses import Transport
+from twisted_ice.api import ApiService, ApiSite, SessionApi
+from twisted_ice.credentials import UsersFileError, parse_user, read_users_file
 from twisted_ice.interfaces import IIceService, IPathWriter, ITurnService
+from twisted_ice.media import (
+    ForwardPolicy,
+    certificate_fingerprint,
+    generate_certificate,
+    load_certificate,
+)
+from twisted_ice.media.handlers import DEFAULT_FORWARD_NETWORKS
 from twisted_ice.stun.binding import BindingResponder
+from twisted_ice.transport.ice import IceService, default_public_addresses
 from twisted_ice.transport.udp import (
     UdpMux,
     UdpMuxService,
@@ -50,7 +62,78 @@ class Options(usage.Options):
             "SOFTWARE attribute text sent in every STUN response. Default: none.",
         ],
         # --- ICE and the session API --------------------------------------
+        [
+            "api",
+            None,
+            "tcp:8090:interface=127.0.0.1",
+            "Twisted endpoint string the HTTP session API listens on.",
+        ],
+        [
+            "api-token",
+            None,
+            None,
+            "Bearer token every session API request must carry. Default: none,"
+            " so any client that reaches --api can create sessions.",
+        ],
+        [
+            "api-token-file",
+            None,
+            None,
+            "File whose first line is the session API bearer token; keeps the"
+            " token out of the process list.",
+        ],
+        [
+            "dtls-cert",
+            None,
+            None,
+            "PEM certificate whose SHA-256 fingerprint mirrored SDP answers"
+            " carry. Default: a self-signed certificate generated at startup.",
+        ],
         # --- TURN ----------------------------------------------------------
+        ["realm", None, "twisted-ice", "REALM of the TURN long-term credentials."],
+        [
+            "users",
+            None,
+            None,
+            "File of TURN users, name:password a line; SIGHUP reloads.",
+        ],
+        [
+            "rest-api-separator",
+            None,
+            ":",
+            "Separator of expiry and user id in TURN REST usernames.",
+        ],
+        [
+            "max-allocations",
+            None,
+            None,
+            "Maximum number of TURN allocations. Default: no limit.",
+        ],
+        [
+            "user-quota",
+            None,
+            None,
+            "Maximum number of TURN allocations of one user. Default: no limit.",
+        ],
+        [
+            "relay-ports",
+            None,
+            "49152-65535",
+            "UDP port range MIN-MAX of TURN relay ports.",
+        ],
+        [
+            "relay-ip",
+            None,
+            None,
+            "IP address of TURN relay ports, as clients see it. Default: --interface.",
+        ],
+        [
+            "max-lifetime",
+            None,
+            "3600",
+            "Longest TURN allocation lifetime granted, in seconds.",
+        ],
+        ["nonce-lifetime", None, "600", "Seconds a TURN nonce stays valid."],
     ]
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
@@ -83,7 +166,58 @@ class Options(usage.Options):
         if software is not None and len(software.encode("utf-8")) > 763:
             raise usage.UsageError("invalid --software: longer than 763 bytes")
         # --- ICE and the session API --------------------------------------
+        check_ice_options(self)
         # --- TURN ----------------------------------------------------------
+        check_turn_options(self)
+
+    # --- ICE and the session API: repeatable options ------------------------
+
+    def opt_public_ip(self, value: str) -> None:
+        """
+        IP address to put in ICE host candidates; repeat for several. Default:
+        the --interface address, or this machine's addresses but loopback and
+        link-local ones when listening on all.
+        """
+        self.setdefault("public-ip", []).append(value)
+
+    def opt_forward_allow(self, value: str) -> None:
+        """
+        Network (CIDR) that forward media targets may be in; repeat for
+        several. Default: 127.0.0.0/8 and ::1.
+        """
+        self.setdefault("forward-allow", []).append(value)
+
+    # --- TURN: repeatable options -----------------------------------------
+
+    def opt_user(self, value: str) -> None:
+        """
+        TURN user NAME:PASSWORD; repeat for more users.
+        """
+        try:
+            parse_user(value)
+        except ValueError as error:
+            raise usage.UsageError(f"invalid --user: {error}") from None
+        self.setdefault("user", []).append(value)
+
+    def opt_auth_secret(self, value: str) -> None:
+        """
+        TURN REST shared secret; repeat to accept several while rotating.
+        """
+        if not value:
+            raise usage.UsageError("invalid --auth-secret: empty")
+        self.setdefault("auth-secret", []).append(value)
+
+    def opt_allow_peer(self, value: str) -> None:
+        """
+        CIDR network of TURN peers to allow, over every deny rule; repeatable.
+        """
+        self.setdefault("allow-peer", []).append(parse_cidr("--allow-peer", value))
+
+    def opt_deny_peer(self, value: str) -> None:
+        """
+        CIDR network of TURN peers to deny; repeatable.
+        """
+        self.setdefault("deny-peer", []).append(parse_cidr("--deny-peer", value))
 
 
 def parse_port(option: str, value: object) -> int:
@@ -145,14 +279,96 @@ def build_udp_mux(options: Options, parent: MultiService) -> UdpMux:
 # --- ICE and the session API ---------------------------------------------------
 
 
+def check_ice_options(options: Options) -> None:
+    """
+    Check and convert the ICE and session API options: C{public-ip} becomes
+    a list of addresses, C{forward-allow} a L{ForwardPolicy}, the token file
+    is read, and C{dtls-fingerprint} is set from C{--dtls-cert} or a
+    generated certificate.
+
+    @raise usage.UsageError: when a value is invalid.
+    """
+    addresses = options.get("public-ip") or default_public_addresses(
+        options["interface"]
+    )
+    for address in addresses:
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            raise usage.UsageError(
+                f"invalid --public-ip {address!r}: not an IP address"
+            ) from None
+        if parsed.is_unspecified or parsed.is_multicast:
+            raise usage.UsageError(
+                f"invalid --public-ip {address}: not a unicast address"
+            )
+    if not addresses:
+        raise usage.UsageError(
+            "no address for ICE candidates found on this machine; give --public-ip"
+        )
+    options["public-ip"] = [str(ipaddress.ip_address(a)) for a in addresses]
+
+    try:
+        options["forward-allow"] = ForwardPolicy(
+            options.get("forward-allow") or DEFAULT_FORWARD_NETWORKS
+        )
+    except ValueError as error:
+        raise usage.UsageError(f"invalid --forward-allow: {error}") from None
+
+    token_file = options["api-token-file"]
+    if token_file is not None:
+        try:
+            with open(token_file, encoding="utf-8") as file:
+                options["api-token"] = file.readline().strip()
+        except OSError as error:
+            raise usage.UsageError(
+                f"cannot read --api-token-file {token_file}: {error.strerror}"
+            ) from None
+        if not options["api-token"]:
+            raise usage.UsageError(f"--api-token-file {token_file} is empty")
+
+    if options["dtls-cert"] is None:
+        certificate = generate_certificate()
+    else:
+        try:
+            certificate = load_certificate(options["dtls-cert"])
+        except (OSError, ValueError) as error:
+            raise usage.UsageError(
+                f"invalid --dtls-cert {options['dtls-cert']}: {error}"
+            ) from None
+    options["dtls-fingerprint"] = "sha-256 " + certificate_fingerprint(certificate)
+
+
 def build_ice(
     options: Options, parent: MultiService, writer: IPathWriter
 ) -> IIceService | None:
     """
-    Build the lite ICE agent that sends through C{writer}, or return L{None}
-    while there is none.
+    Build the lite ICE agent that sends through C{writer}, and the session
+    API in front of it.
+
+    @raise SystemExit: when the C{--api} endpoint string is invalid.
     """
-    return None
+    ice = IceService(
+        addresses=options["public-ip"],
+        udp_port=options["udp-port"],
+        fingerprint=options["dtls-fingerprint"],
+        forward_policy=options["forward-allow"],
+    )
+    ice.writers[Transport.UDP] = writer
+    ice.setServiceParent(parent)  # type: ignore[no-untyped-call]
+
+    from twisted.internet import reactor
+
+    try:
+        endpoint = endpoints.serverFromString(reactor, options["api"])
+    except ValueError as error:
+        raise SystemExit(
+            f"{PROGRAM}: invalid --api {options['api']!r}: {error}"
+        ) from None
+    site = ApiSite(SessionApi(ice, token=options["api-token"]))
+    api = ApiService(endpoint, site, options["api"])
+    api.setServiceParent(parent)  # type: ignore[no-untyped-call]
+    return ice
 
 
 # --- TURN ----------------------------------------------------------------------
@@ -163,6 +379,122 @@ def build_turn(
 ) -> ITurnService | None:
     """
     Build the TURN server that sends through C{writer}, or return L{None}
-    while there is none.
+    when no TURN user or REST secret is configured.
     """
-    return None
+    from twisted_ice.transport.turn import build_turn_service
+
+    return build_turn_service(options, parent, writer)
+
+
+def parse_cidr(option: str, value: str) -> str:
+    """
+    Normalize a CIDR network (C{192.0.2.0/24}, C{2001:db8::/32}, or one
+    address); host bits are allowed and cleared.
+
+    @raise usage.UsageError: naming C{option} when C{value} is not a network.
+    """
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise usage.UsageError(
+            f"invalid {option} {value!r}: not a CIDR network such as 192.0.2.0/24"
+        ) from None
+
+
+def parse_positive(option: str, value: object, kind: type[int] | type[float]) -> float:
+    """
+    Convert C{value} to a positive number of C{kind}.
+
+    @raise usage.UsageError: naming C{option} when it is not one.
+    """
+    try:
+        number = kind(str(value))
+    except ValueError:
+        raise usage.UsageError(f"invalid {option} {value!r}: not a number") from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise usage.UsageError(f"invalid {option} {value!r}: not a positive number")
+    return number
+
+
+def parse_port_range(option: str, value: str) -> range:
+    """
+    Convert C{MIN-MAX} to the range of ports from MIN to MAX inclusive.
+
+    @raise usage.UsageError: naming C{option} when C{value} is not a range of
+        ports 1-65535 with MIN <= MAX.
+    """
+    low_text, dash, high_text = value.partition("-")
+    if not dash:
+        raise usage.UsageError(f"invalid {option} {value!r}: expected MIN-MAX")
+    low = parse_port(option, low_text.strip())
+    high = parse_port(option, high_text.strip())
+    if low == 0 or low > high:
+        raise usage.UsageError(
+            f"invalid {option} {value!r}: expected 1 <= MIN <= MAX <= 65535"
+        )
+    return range(low, high + 1)
+
+
+def check_turn_options(options: Options) -> None:
+    """
+    Check and convert the TURN options; set C{options["turn"]} to whether
+    TURN is enabled, which it is when a user, a users file or a REST secret
+    is configured.
+
+    @raise usage.UsageError: when a value is invalid.
+    """
+    options.setdefault("user", [])
+    options.setdefault("auth-secret", [])
+    options.setdefault("allow-peer", [])
+    options.setdefault("deny-peer", [])
+    if not options["realm"]:
+        raise usage.UsageError("invalid --realm: empty")
+    if options["users"] is not None:
+        try:
+            read_users_file(options["users"])
+        except UsersFileError as error:
+            raise usage.UsageError(f"invalid --users: {error}") from None
+    if len(options["rest-api-separator"]) != 1:
+        raise usage.UsageError(
+            f"invalid --rest-api-separator {options['rest-api-separator']!r}:"
+            " not one character"
+        )
+    for option in ("max-allocations", "user-quota"):
+        if options[option] is not None:
+            options[option] = int(parse_positive(f"--{option}", options[option], int))
+    options["relay-ports"] = parse_port_range("--relay-ports", options["relay-ports"])
+    options["max-lifetime"] = parse_positive(
+        "--max-lifetime", options["max-lifetime"], float
+    )
+    if options["max-lifetime"] < 600:
+        raise usage.UsageError(
+            f"invalid --max-lifetime {options['max-lifetime']:g}: below 600 s,"
+            " the default allocation lifetime"
+        )
+    options["nonce-lifetime"] = parse_positive(
+        "--nonce-lifetime", options["nonce-lifetime"], float
+    )
+    options["turn"] = bool(
+        options["user"] or options["users"] is not None or options["auth-secret"]
+    )
+    if not options["turn"]:
+        return
+
+    relay_ip = options["relay-ip"] or options["interface"]
+    if not relay_ip:
+        raise usage.UsageError(
+            "missing --relay-ip: TURN needs the address of its relay ports"
+            " when --interface is not given"
+        )
+    try:
+        address = ipaddress.ip_address(relay_ip)
+    except ValueError:
+        raise usage.UsageError(
+            f"invalid --relay-ip {relay_ip!r}: not an IP address"
+        ) from None
+    if address.is_unspecified:
+        raise usage.UsageError(
+            f"invalid --relay-ip {relay_ip!r}: a wildcard address; give the"
+            " address that clients reach"
+        )
+    options["relay-ip"] = str(address)

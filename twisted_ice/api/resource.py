@@ -385,3 +385,11 @@ class ApiSite(server.Site):
 
     requestFactory = ApiRequest
     displayTracebacks = False
+    noisy = False
+
+    def __init__(self, resource: SessionApi, reactor: Any = None) -> None:
+        """
+        @param reactor: The reactor for connection timeouts; the global one
+            by default.
+        """
+        server.Site.__init__(self, resource, reactor=reactor)

@@ -9,6 +9,7 @@ sessions (L{ISessionManager}) that the HTTP API calls.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
@@ -484,3 +485,31 @@ class IceService(Service):
             self._timer.cancel()
         self._timer = None
         super().stopService()  # type: ignore[no-untyped-call]
+
+
+def default_public_addresses(interface: str) -> list[str]:
+    """
+    Return the addresses to put in candidates when C{--public-ip} is not
+    given: C{interface} itself, or, when it is a wildcard address, every
+    address of this machine's interfaces but loopback and link-local ones
+    (IPv4 only for C{0.0.0.0}, IPv4 and IPv6 for C{::} or no interface).
+    """
+    if interface and interface not in ("0.0.0.0", "::"):  # noqa: S104
+        return [interface]
+
+    import ifaddr
+
+    wanted = (4,) if interface == "0.0.0.0" else (4, 6)  # noqa: S104
+    addresses = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            host = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            address = ipaddress.ip_address(host)
+            if address.version not in wanted:
+                continue
+            if address.is_loopback or address.is_link_local:
+                continue
+            if str(address) not in addresses:
+                addresses.append(str(address))
+    addresses.sort(key=lambda host: ":" in host)
+    return addresses
