@@ -1021,3 +1021,66 @@ class ResponseBuilderTests(unittest.TestCase):
             zlib.crc32(SAMPLE_REQUEST[:-8]) ^ 0x5354554E,
         )
         self.assertEqual(fingerprint(SAMPLE_REQUEST[:-8]), 0xE57A3BCF)
+
+
+class AttributeTypeTests(unittest.TestCase):
+    """
+    The attribute types have their IANA values.
+    """
+
+    def test_values(self) -> None:
+        """
+        Each attribute type has the value of RFC 8489, RFC 8656, RFC 6062, RFC
+        8445 or RFC 5780.
+        """
+        self.assertEqual(
+            {
+                attribute_type.name: attribute_type.value
+                for attribute_type in AttributeType
+            },
+            {
+                "MAPPED_ADDRESS": 0x0001,
+                "USERNAME": 0x0006,
+                "MESSAGE_INTEGRITY": 0x0008,
+                "ERROR_CODE": 0x0009,
+                "UNKNOWN_ATTRIBUTES": 0x000A,
+                "CHANNEL_NUMBER": 0x000C,
+                "LIFETIME": 0x000D,
+                "XOR_PEER_ADDRESS": 0x0012,
+                "DATA": 0x0013,
+                "REALM": 0x0014,
+                "NONCE": 0x0015,
+                "XOR_RELAYED_ADDRESS": 0x0016,
+                "REQUESTED_ADDRESS_FAMILY": 0x0017,
+                "EVEN_PORT": 0x0018,
+                "REQUESTED_TRANSPORT": 0x0019,
+                "DONT_FRAGMENT": 0x001A,
+                "MESSAGE_INTEGRITY_SHA256": 0x001C,
+                "PASSWORD_ALGORITHM": 0x001D,
+                "USERHASH": 0x001E,
+                "XOR_MAPPED_ADDRESS": 0x0020,
+                "RESERVATION_TOKEN": 0x0022,
+                "PRIORITY": 0x0024,
+                "USE_CANDIDATE": 0x0025,
+                "CONNECTION_ID": 0x002A,
+                "ADDITIONAL_ADDRESS_FAMILY": 0x8000,
+                "ADDRESS_ERROR_CODE": 0x8001,
+                "PASSWORD_ALGORITHMS": 0x8002,
+                "ALTERNATE_DOMAIN": 0x8003,
+                "ICMP": 0x8004,
+                "SOFTWARE": 0x8022,
+                "ALTERNATE_SERVER": 0x8023,
+                "FINGERPRINT": 0x8028,
+                "ICE_CONTROLLED": 0x8029,
+                "ICE_CONTROLLING": 0x802A,
+                "RESPONSE_ORIGIN": 0x802B,
+                "OTHER_ADDRESS": 0x802C,
+            },
+        )
+
+    def test_local_message_provides_interface(self) -> None:
+        """
+        A message built locally provides L{IStunMessage} too.
+        """
+        message = StunMessage.request(Method.BINDING)
+        self.assertTrue(verifyObject(IStunMessage, message))

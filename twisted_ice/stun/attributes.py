@@ -492,6 +492,10 @@ def unpack_icmp(value: bytes, transaction_id: bytes) -> Icmp:
     """
     Unpack ICMP: 16 reserved bits, type, code and 32 bits of error data (RFC
     8656 section 18.13).
+
+    NOTE: the RFC's figure draws the type 7 bits and the code 9 bits wide.
+    This codec reads them as one byte each, the size of both fields in ICMPv4
+    and ICMPv6.
     """
     _check_length(value, 8)
     icmp_type, icmp_code, data = _ICMP.unpack(value)
