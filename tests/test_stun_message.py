@@ -838,7 +838,7 @@ class ProtectedAttributeTests(unittest.TestCase):
     def test_after_sha256_ignored(self) -> None:
         """
         Attributes after MESSAGE-INTEGRITY-SHA256 other than FINGERPRINT are
-        ignored (RFC 8489 section 14.6).
+        ignored, because no integrity attribute covers them.
         """
         request = StunMessage(
             Method.BINDING, MessageClass.REQUEST, SAMPLE_TRANSACTION_ID

@@ -422,7 +422,7 @@ def _int_packer(packing: struct.Struct, bits: int) -> Pack:
 def unpack_even_port(value: bytes, transaction_id: bytes) -> bool:
     """
     Unpack EVEN-PORT: the R bit, the top bit of its one byte (RFC 8656
-    section 18.8).
+    section 18.7).
     """
     _check_length(value, 1)
     return bool(value[0] & 0x80)

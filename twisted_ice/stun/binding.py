@@ -26,11 +26,19 @@ UNKNOWN_ATTRIBUTE = 420
 
 _COOKIE_BYTES = MAGIC_COOKIE.to_bytes(4, "big")
 _PORT_XOR = MAGIC_COOKIE >> 16
-_BINDING_SUCCESS = b"\x01\x01"
+_PLAIN_REQUEST = b"\x00\x01\x00\x00" + _COOKIE_BYTES
+_FINGERPRINT_REQUEST = b"\x00\x01\x00\x08" + _COOKIE_BYTES
 _FINGERPRINT_HEADER = b"\x80\x28\x00\x04"
+_BINDING_SUCCESS = 0x0101
+_XOR_MAPPED_ADDRESS = int(AttributeType.XOR_MAPPED_ADDRESS)
+_FAMILY_IPV4 = 0x01
+_FAMILY_IPV6 = 0x02
 _UINT32 = struct.Struct("!I")
-_XOR_MAPPED_IPV4 = struct.Struct("!HHHHI")
-_XOR_MAPPED_IPV6_HEAD = struct.Struct("!HHHH")
+# The header and XOR-MAPPED-ADDRESS of a success response in one pack:
+# message type, length, cookie, transaction id, then attribute type, length,
+# family, X-Port and X-Address (RFC 8489 sections 5 and 14.2).
+_IPV4_SUCCESS = struct.Struct("!HHI12sHHHHI")
+_IPV6_SUCCESS = struct.Struct("!HHI12sHHHH16s")
 _IPV4_MAPPED_PREFIX = "::ffff:"
 
 
@@ -82,21 +90,18 @@ class BindingResponder:
         """
         length = len(data)
         if length == 20:
-            if data[0] or data[1] != 1 or data[2] or data[3]:
-                return None
-            fingerprint = False
-        elif length == 28:
-            if data[:4] != b"\x00\x01\x00\x08" or data[20:24] != _FINGERPRINT_HEADER:
-                return None
-            expected = zlib.crc32(data[:20]) ^ FINGERPRINT_XOR
-            if _UINT32.unpack_from(data, 24)[0] != expected:
-                return None
-            fingerprint = True
-        else:
+            if data.startswith(_PLAIN_REQUEST):
+                return self._success(data[8:20], source, False)
             return None
-        if data[4:8] != _COOKIE_BYTES:
-            return None
-        return self._success(data[8:20], source, fingerprint)
+        if (
+            length == 28
+            and data.startswith(_FINGERPRINT_REQUEST)
+            and data.startswith(_FINGERPRINT_HEADER, 20)
+            and _UINT32.unpack_from(data, 24)[0]
+            == zlib.crc32(data[:20]) ^ FINGERPRINT_XOR
+        ):
+            return self._success(data[8:20], source, True)
+        return None
 
     def respond(self, request: StunMessage, source: Address) -> bytes | None:
         """
@@ -137,44 +142,43 @@ class BindingResponder:
         This is the codec's encoding written out by hand, because it runs for
         every plain Binding request and is the server's hottest path.
         """
-        host, port = unmap_ipv4(source)
-        if ":" in host:
-            packed = socket.inet_pton(socket.AF_INET6, host)
-            key = _COOKIE_BYTES + transaction_id
-            xored = bytes(a ^ b for a, b in zip(packed, key, strict=True))
-            mapped = (
-                _XOR_MAPPED_IPV6_HEAD.pack(
-                    AttributeType.XOR_MAPPED_ADDRESS, 20, 0x0002, port ^ _PORT_XOR
-                )
-                + xored
-            )
-        else:
-            address = _UINT32.unpack(socket.inet_aton(host))[0]
-            mapped = _XOR_MAPPED_IPV4.pack(
-                AttributeType.XOR_MAPPED_ADDRESS,
+        host, port = source
+        extra = len(self._software_attribute) + (8 if fingerprint else 0)
+        if ":" in host and host.startswith(_IPV4_MAPPED_PREFIX) and "." in host:
+            host = host[len(_IPV4_MAPPED_PREFIX) :]
+        if ":" not in host:
+            address = int.from_bytes(socket.inet_aton(host), "big")
+            message = _IPV4_SUCCESS.pack(
+                _BINDING_SUCCESS,
+                12 + extra,
+                MAGIC_COOKIE,
+                transaction_id,
+                _XOR_MAPPED_ADDRESS,
                 8,
-                0x0001,
+                _FAMILY_IPV4,
                 port ^ _PORT_XOR,
                 address ^ MAGIC_COOKIE,
             )
-        body = mapped + self._software_attribute
-        if not fingerprint:
-            return (
-                _BINDING_SUCCESS
-                + len(body).to_bytes(2, "big")
-                + _COOKIE_BYTES
-                + transaction_id
-                + body
+        else:
+            address = int.from_bytes(socket.inet_pton(socket.AF_INET6, host), "big")
+            key = int.from_bytes(_COOKIE_BYTES + transaction_id, "big")
+            message = _IPV6_SUCCESS.pack(
+                _BINDING_SUCCESS,
+                24 + extra,
+                MAGIC_COOKIE,
+                transaction_id,
+                _XOR_MAPPED_ADDRESS,
+                20,
+                _FAMILY_IPV6,
+                port ^ _PORT_XOR,
+                (address ^ key).to_bytes(16, "big"),
             )
-        message = (
-            _BINDING_SUCCESS
-            + (len(body) + 8).to_bytes(2, "big")
-            + _COOKIE_BYTES
-            + transaction_id
-            + body
-        )
-        crc = zlib.crc32(message) ^ FINGERPRINT_XOR
-        return message + _FINGERPRINT_HEADER + _UINT32.pack(crc)
+        if self._software_attribute:
+            message += self._software_attribute
+        if fingerprint:
+            crc = zlib.crc32(message) ^ FINGERPRINT_XOR
+            message += _FINGERPRINT_HEADER + _UINT32.pack(crc)
+        return message
 
 
 def _encode_software(software: str) -> bytes:

@@ -50,8 +50,9 @@ _METHODS: dict[int, int] = {method.value: method for method in Method}
 _CLASSES = tuple(MessageClass)
 
 # Decoder states. Attributes after MESSAGE-INTEGRITY are ignored except
-# MESSAGE-INTEGRITY-SHA256 and FINGERPRINT (RFC 8489 section 14.5), and
-# attributes after MESSAGE-INTEGRITY-SHA256 except FINGERPRINT (section 14.6).
+# MESSAGE-INTEGRITY-SHA256 and FINGERPRINT (RFC 8489 section 14.5).
+# Attributes after MESSAGE-INTEGRITY-SHA256 except FINGERPRINT are ignored too,
+# because no integrity attribute covers them.
 _BEFORE_INTEGRITY = 0
 _AFTER_INTEGRITY = 1
 _AFTER_INTEGRITY_SHA256 = 2
