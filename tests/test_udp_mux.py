@@ -787,9 +787,10 @@ class FailureTests(MuxTestCase):
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
         self.assertEqual(mux.drops[DropReason.EXCEPTION], 6)
 
-    def test_write_exception_contained(self) -> None:
+    def test_send_failure_contained(self) -> None:
         """
-        An exception from the transport's write is counted, not raised.
+        An L{OSError} from sending is counted as a failed send and logged,
+        not raised.
         """
         mux, transport = self.make_mux()
 
@@ -799,8 +800,49 @@ class FailureTests(MuxTestCase):
         transport.write = fail  # type: ignore[method-assign]
         mux.startProtocol()
         mux.datagramReceived(binding_request().encode(), CLIENT)
-        self.assertEqual(mux.drops[DropReason.EXCEPTION], 1)
-        self.flushLoggedErrors(OSError)
+        mux.write_to(b"data", Path(Transport.UDP, LOCAL, CLIENT))
+        self.assertEqual(mux.drops[DropReason.SEND_FAILED], 2)
+        self.assertEqual(mux.drops[DropReason.EXCEPTION], 0)
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
+
+class RecordingSocket(socket.socket):
+    """
+    A real UDP socket whose sendto only records what it is given.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sent: list[tuple[bytes, Address]] = []
+
+    def sendto(self, data: bytes, addr: Address) -> int:  # type: ignore[override]
+        """
+        Record one datagram.
+        """
+        self.sent.append((data, addr))
+        return len(data)
+
+
+class SocketWriteTests(MuxTestCase):
+    """
+    On a transport with a socket (Twisted's udp.Port), the mux sends through
+    the socket and not through the transport's write.
+    """
+
+    def test_sends_through_socket(self) -> None:
+        """
+        A Binding response and a service's write both go to the socket's
+        sendto.
+        """
+        sock = RecordingSocket()
+        self.addCleanup(sock.close)
+        mux, transport = self.make_mux()
+        transport.socket = sock  # type: ignore[attr-defined]
+        mux.startProtocol()
+        mux.datagramReceived(binding_request().encode(), CLIENT)
+        mux.write_to(b"data", Path(Transport.UDP, LOCAL, CLIENT))
+        self.assertEqual([addr for _, addr in sock.sent], [CLIENT, CLIENT])
+        self.assertEqual(transport.written, [])
 
 
 class UdpMuxServiceTests(unittest.TestCase):

@@ -144,7 +144,7 @@ class BindingResponder:
         """
         host, port = source
         extra = len(self._software_attribute) + (8 if fingerprint else 0)
-        if ":" in host and host.startswith(_IPV4_MAPPED_PREFIX) and "." in host:
+        if host.startswith(_IPV4_MAPPED_PREFIX) and "." in host:
             host = host[len(_IPV4_MAPPED_PREFIX) :]
         if ":" not in host:
             address = int.from_bytes(socket.inet_aton(host), "big")

@@ -61,6 +61,7 @@ class DropReason(enum.StrEnum):
     NO_ICE_SERVICE = "no-ice-service"
     NO_TURN_SERVICE = "no-turn-service"
     MEDIA_NOT_CHECKED = "media-not-checked"
+    SEND_FAILED = "send-failed"
     EXCEPTION = "exception"
 
 
@@ -135,7 +136,15 @@ class UdpMux(DatagramProtocol):
         Record the local address that L{Path}s carry.
         """
         assert self.transport is not None
-        self._write = self.transport.write
+        # Twisted's udp.Port.write checks the address family of every
+        # destination with several parser calls. The mux only sends to
+        # addresses that recvfrom reported or that are in its own Paths, so
+        # it sends through the port's socket directly when there is one.
+        sock = getattr(self.transport, "socket", None)
+        if isinstance(sock, socket.socket):
+            self._write = sock.sendto
+        else:
+            self._write = self.transport.write
         host = self.transport.getHost()
         self.local = unmap_ipv4((host.host, host.port))
         self._ipv6_socket = ":" in host.host
@@ -154,7 +163,7 @@ class UdpMux(DatagramProtocol):
             if first < 4:
                 response = self.responder.respond_fast(data, addr)
                 if response is not None:
-                    self._write(response, addr)
+                    self._send(response, addr)
                     self.answered["binding"] += 1
                     return
                 self._stun_received(data, addr)
@@ -170,7 +179,8 @@ class UdpMux(DatagramProtocol):
 
     def write_to(self, data: bytes, path: Path) -> None:
         """
-        Send C{data} to C{path.remote} from this socket.
+        Send C{data} to C{path.remote} from this socket. C{path.remote}
+        must be an IP address, as in the Paths the mux hands out.
 
         An IPv4 address is written as IPv4-mapped IPv6 when this socket is a
         dual-stack IPv6 socket.
@@ -178,7 +188,19 @@ class UdpMux(DatagramProtocol):
         host, port = path.remote
         if self._ipv6_socket and ":" not in host:
             host = "::ffff:" + host
-        self._write(data, (host, port))
+        self._send(data, (host, port))
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        """
+        Send one datagram; a failed send (a full socket buffer, an
+        unreachable network) is counted as L{DropReason.SEND_FAILED} and
+        logged, rate-limited.
+        """
+        try:
+            self._write(data, addr)
+        except OSError:
+            self.drops[DropReason.SEND_FAILED] += 1
+            self._log_failure(addr, "send a datagram to")
 
     def _path(self, addr: Address) -> Path:
         """
@@ -243,7 +265,7 @@ class UdpMux(DatagramProtocol):
         response = self.responder.respond(message, addr)
         if response is None:
             return
-        self._write(response, addr)
+        self._send(response, addr)
         if response[:2] == _BINDING_ERROR_RESPONSE:
             self.answered["binding-420"] += 1
         else:
@@ -279,18 +301,22 @@ class UdpMux(DatagramProtocol):
             return
         self.turn.channel_data_received(data, self._path(addr))
 
-    def _log_failure(self, addr: Address) -> None:
+    def _log_failure(
+        self, addr: Address, action: str = "handle a datagram from"
+    ) -> None:
         """
         Log the exception being handled, unless one was logged less than
         L{FAILURE_LOG_INTERVAL} seconds ago; then only count it.
+
+        @param action: what failed, completing "Failed to ...".
         """
         now = self._clock.seconds()
         if now - self._last_failure_log < FAILURE_LOG_INTERVAL:
             self._unlogged_failures += 1
             return
         self.log.failure(
-            "Failed to handle a datagram from {client}"
-            " ({unlogged} more failures since the last log)",
+            "Failed to {action} {client} ({unlogged} more failures since the last log)",
+            action=action,
             client=addr,
             unlogged=self._unlogged_failures,
         )

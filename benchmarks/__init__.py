@@ -1,0 +1,3 @@
+"""
+Load scripts that compare twisted-ice with coturn in the same run.
+"""
