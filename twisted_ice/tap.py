@@ -27,6 +27,7 @@ from twisted_ice.media import (
 from twisted_ice.media.handlers import DEFAULT_FORWARD_NETWORKS
 from twisted_ice.stun.binding import BindingResponder
 from twisted_ice.transport.ice import IceService, default_public_addresses
+from twisted_ice.transport.tcp import TCP_OPTIONS, build_tcp_mux, check_tcp_options
 from twisted_ice.transport.udp import (
     UdpMux,
     UdpMuxService,
@@ -134,6 +135,8 @@ class Options(usage.Options):
             "Longest TURN allocation lifetime granted, in seconds.",
         ],
         ["nonce-lifetime", None, "600", "Seconds a TURN nonce stays valid."],
+        # --- TCP and TLS ---------------------------------------------------
+        *TCP_OPTIONS,
     ]
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
@@ -169,6 +172,8 @@ class Options(usage.Options):
         check_ice_options(self)
         # --- TURN ----------------------------------------------------------
         check_turn_options(self)
+        # --- TCP and TLS ---------------------------------------------------
+        check_tcp_options(self)
 
     # --- ICE and the session API: repeatable options ------------------------
 
@@ -250,6 +255,7 @@ def makeService(options: Options) -> IService:
     udp_mux = build_udp_mux(options, parent)
     udp_mux.ice = build_ice(options, parent, udp_mux)
     udp_mux.turn = build_turn(options, parent, udp_mux)
+    build_tcp(options, parent, udp_mux)
     return parent
 
 
@@ -498,3 +504,19 @@ def check_turn_options(options: Options) -> None:
             " address that clients reach"
         )
     options["relay-ip"] = str(address)
+
+
+# --- TCP and TLS -----------------------------------------------------------------
+
+
+def build_tcp(options: Options, parent: MultiService, udp_mux: UdpMux) -> None:
+    """
+    Add the TCP/TLS listener on C{--tcp-port}, sharing the UDP mux's Binding
+    responder and services, unless the port is 0.
+
+    @raise SystemExit: when the port cannot be bound.
+    """
+    interface = options["interface"] or default_interface()
+    build_tcp_mux(
+        options, parent, interface, udp_mux.responder, udp_mux.ice, udp_mux.turn
+    )

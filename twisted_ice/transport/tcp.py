@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from typing import cast
+from collections.abc import Mapping, MutableMapping
+from typing import Any, cast
 
-from twisted.application.service import Service
+from twisted.application.service import MultiService, Service
 from twisted.internet.interfaces import (
     IAddress,
     IListeningPort,
@@ -24,6 +25,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.usage import UsageError
 from zope.interface import implementer
 
 from twisted_ice.addresses import Path, Transport
@@ -38,7 +40,11 @@ from twisted_ice.transport.tcp_connection import (
     RateLimit,
     tcp_address,
 )
-from twisted_ice.transport.tls import ServerTlsContext
+from twisted_ice.transport.tls import (
+    ServerTlsContext,
+    TlsConfigError,
+    load_server_context,
+)
 
 FIRST_FRAME_TIMEOUT = 10.0
 """Seconds a new connection has to complete its first valid frame (the TLS
@@ -359,6 +365,150 @@ class TcpMuxService(Service):
         return port.stopListening()
 
 
+TCP_OPTIONS = [
+    [
+        "tcp-port",
+        None,
+        "443",
+        "TCP port for ICE-TCP and TURN over TCP and TLS (0 turns it off).",
+    ],
+    [
+        "tcp-idle-timeout",
+        None,
+        str(int(DEFAULT_IDLE_TIMEOUT)),
+        "Seconds without a received frame before a TCP connection is closed.",
+    ],
+    [
+        "tcp-max-per-source",
+        None,
+        str(DEFAULT_MAX_PER_SOURCE),
+        "Maximum number of TCP connections from one source IP address.",
+    ],
+    [
+        "tcp-max-connections",
+        None,
+        str(DEFAULT_MAX_CONNECTIONS),
+        "Maximum number of open TCP connections; keep it below the open file"
+        " limit (ulimit -n).",
+    ],
+    [
+        "tls-cert",
+        None,
+        None,
+        "PEM certificate chain for TLS on --tcp-port, the server certificate"
+        " first. Default: no TLS.",
+    ],
+    ["tls-key", None, None, "PEM private key (unencrypted) of --tls-cert."],
+]
+"""The C{optParameters} rows of the TCP and TLS options of C{twistd mcs-ice}."""
+
+
+def _positive(option: str, value: object, kind: type[int] | type[float]) -> float:
+    """
+    Convert C{value} to a positive number of C{kind}.
+
+    @raise UsageError: naming C{option} when it is not one.
+    """
+    try:
+        number = kind(str(value))
+    except ValueError:
+        raise UsageError(f"invalid {option} {value!r}: not a number") from None
+    if not 0 < number < float("inf"):
+        raise UsageError(f"invalid {option} {value!r}: not a positive number")
+    return number
+
+
+def check_tcp_options(options: MutableMapping[str, Any]) -> None:
+    """
+    Check and convert the TCP and TLS options, and load the TLS certificate
+    and key into C{options["tls-context"]} (L{None} without TLS).
+
+    @raise UsageError: when a value is invalid or a TLS file cannot be
+        loaded.
+    """
+    try:
+        port = int(str(options["tcp-port"]))
+    except ValueError:
+        raise UsageError(
+            f"invalid --tcp-port {options['tcp-port']!r}: not a port number"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise UsageError(f"invalid --tcp-port {port}: not in 0-65535")
+    options["tcp-port"] = port
+    options["tcp-idle-timeout"] = _positive(
+        "--tcp-idle-timeout", options["tcp-idle-timeout"], float
+    )
+    for option in ("tcp-max-per-source", "tcp-max-connections"):
+        options[option] = int(_positive(f"--{option}", options[option], int))
+
+    certificate, key = options["tls-cert"], options["tls-key"]
+    options["tls-context"] = None
+    if certificate is None and key is None:
+        return
+    if certificate is None or key is None:
+        missing = "--tls-cert" if certificate is None else "--tls-key"
+        raise UsageError(f"missing {missing}: --tls-cert and --tls-key go together")
+    try:
+        options["tls-context"] = load_server_context(certificate, key)
+    except TlsConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def build_tcp_mux(
+    options: Mapping[str, Any],
+    parent: MultiService,
+    interface: str,
+    responder: BindingResponder,
+    ice: IIceService | None,
+    turn: ITurnService | None,
+) -> TcpMux | None:
+    """
+    Bind the TCP port and add the service that runs the mux on it, or
+    return L{None} when C{--tcp-port} is 0.
+
+    @param options: the options checked by L{check_tcp_options}.
+    @param parent: the service the listener is added to.
+    @param interface: the address to listen on.
+    @param responder: the plain Binding responder shared with the UDP mux.
+    @param ice: the lite ICE agent; its paths on TCP and TLS are written
+        through the mux.
+    @param turn: the TURN server, likewise.
+    @raise SystemExit: when the port cannot be bound.
+    """
+    port = options["tcp-port"]
+    if not port:
+        return None
+    try:
+        sock = bind_tcp_socket(interface, port)
+    except OSError as error:
+        raise SystemExit(
+            f"twistd mcs-ice: cannot listen on TCP {interface} port {port}:"
+            f" {error.strerror or error}"
+        ) from None
+    mux = TcpMux(
+        responder=responder,
+        ice=ice,
+        turn=turn,
+        tls_context=options["tls-context"],
+        idle_timeout=options["tcp-idle-timeout"],
+        max_per_source=options["tcp-max-per-source"],
+        max_connections=options["tcp-max-connections"],
+    )
+    register = getattr(turn, "register_writer", None)
+    if register is not None:
+        register(Transport.TCP, mux)
+        register(Transport.TLS, mux)
+    writers = getattr(ice, "writers", None)
+    if isinstance(writers, dict):
+        writers[Transport.TCP] = mux
+        writers[Transport.TLS] = mux
+    if ice is not None and hasattr(ice, "tcp_port"):
+        # Passive TCP host candidates (RFC 6544) in every answer.
+        ice.tcp_port = port
+    TcpMuxService(sock, mux).setServiceParent(parent)  # type: ignore[no-untyped-call]
+    return mux
+
+
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
@@ -370,5 +520,8 @@ __all__ = [
     "MuxConnection",
     "TcpMux",
     "TcpMuxService",
+    "TCP_OPTIONS",
     "bind_tcp_socket",
+    "build_tcp_mux",
+    "check_tcp_options",
 ]
