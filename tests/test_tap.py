@@ -108,8 +108,10 @@ class MakeServiceTests(unittest.TestCase):
     def make_service(self, *argv: str) -> MultiService:
         """
         Build the service tree for C{argv}, and close its sockets in cleanup.
+        The TCP listener is off unless C{argv} sets C{--tcp-port}, because its
+        default port is 443.
         """
-        service = tap.makeService(parse(*argv))
+        service = tap.makeService(parse("--tcp-port", "0", *argv))
         assert isinstance(service, MultiService)
         for child in service:
             if isinstance(child, UdpMuxService):

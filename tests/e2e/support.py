@@ -126,6 +126,9 @@ def twistd_command(
         interface,
         "--udp-port",
         str(udp_port),
+        # The TCP listener's default port is 443: off unless a test sets it.
+        "--tcp-port",
+        "0",
         *extra_args,
     ]
 
