@@ -18,6 +18,7 @@ from tests.test_ice_checks import (
     build_check,
     make_offer,
 )
+from twisted_ice.addresses import Path
 from twisted_ice.ice import (
     CheckResult,
     ConsentExpired,
@@ -65,14 +66,14 @@ def check(
     agent: IceAgent,
     stream: Stream,
     now: float,
-    path: object = PATH,
+    path: Path = PATH,
     use_candidate: bool = False,
 ) -> CheckResult:
     """
     Send C{stream} a valid check at C{now} and return its result.
     """
     message = build_check(stream, use_candidate=use_candidate)
-    return agent.handle_check(message, path, now).result  # type: ignore[arg-type]
+    return agent.handle_check(message, path, now).result
 
 
 class SessionTests(SynchronousTestCase):

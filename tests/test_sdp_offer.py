@@ -4,9 +4,19 @@ Tests for L{twisted_ice.ice.parse_offer}.
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_ice.ice import Group, OfferError, parse_offer
+from twisted_ice.ice import (
+    Credentials,
+    Group,
+    Offer,
+    OfferError,
+    build_answer,
+    host_candidates,
+    parse_offer,
+)
 
 CHROME_OFFER = "\r\n".join(
     [
@@ -556,3 +566,57 @@ class OfferErrorTests(SynchronousTestCase):
         Text that is not SDP is rejected with the offending line.
         """
         self.assert_error("hello world\r\n", "line 1", "hello world")
+
+
+CHROME_LINES = CHROME_OFFER.split("\r\n")
+
+
+def answer_or_error(text: str) -> None:
+    """
+    Parse C{text} and answer it; only L{OfferError} may escape.
+    """
+    try:
+        offer = parse_offer(text)
+    except OfferError:
+        return
+    assert isinstance(offer, Offer)
+    credentials = [
+        Credentials("LocalUfrag", "p" * 22, item.ufrag, item.pwd, b"p" * 22)
+        for item in offer.streams
+    ]
+    answer = build_answer(
+        offer,
+        credentials,
+        candidates=host_candidates(["127.0.0.1"], 9000),
+        fingerprint="sha-256 AB",
+    )
+    assert answer.endswith("\r\n")
+
+
+class OfferFuzzTests(SynchronousTestCase):
+    """
+    Arbitrary offers give an answer or an L{OfferError}, nothing else.
+    """
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=400))
+    def test_random_text(self, text: str) -> None:
+        """
+        Random text never raises anything but L{OfferError}.
+        """
+        answer_or_error(text)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(st.sampled_from(range(len(CHROME_LINES))), max_size=10),
+        st.lists(st.text(max_size=40), max_size=5),
+    )
+    def test_mutated_chrome_offer(self, dropped: list[int], extra: list[str]) -> None:
+        """
+        Chrome's offer with lines dropped and random lines appended never
+        raises anything but L{OfferError}.
+        """
+        lines = [
+            line for index, line in enumerate(CHROME_LINES) if index not in dropped
+        ]
+        answer_or_error("\r\n".join(lines + extra))
