@@ -1,0 +1,175 @@
+"""
+End-to-end test of the lite ICE agent with headless Chromium: a page offers
+a data channel and an audio transceiver, the offer is posted to the session
+API of the real C{twistd mcs-ice} server, the page sets the answer and ICE
+connects.
+
+The scenario runs in a private network namespace (see L{tests.e2e.browser})
+because Chromium does not gather loopback candidates. Run as
+C{python -m tests.e2e.test_ice_chromium} inside that namespace, this module
+prints the scenario's result; the trial test starts it and checks the
+result.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from twisted.trial import unittest
+
+from tests.e2e.browser import (
+    launch_chromium,
+    print_result,
+    require_private_network,
+    run_in_private_network,
+    scenario_result,
+)
+from tests.e2e.session_api import API_READY, SessionApiClient
+from tests.e2e.support import UDP_READY, ServerProcess
+
+WAIT_TIMEOUT = 20.0
+"""Seconds for each wait: gathering, connection, media counted."""
+
+SCENARIO_TIMEOUT = 90.0
+"""Seconds the whole scenario may take, server and browser start included."""
+
+CREATE_OFFER = """
+async (timeout) => {
+  const pc = new RTCPeerConnection({iceServers: []});
+  window.pc = pc;
+  pc.createDataChannel("test");
+  pc.addTransceiver("audio");
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") { resolve(); return; }
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+    setTimeout(resolve, timeout);
+  });
+  return pc.localDescription.sdp;
+}
+"""
+
+SET_ANSWER = """
+async ([answer, timeout]) => {
+  const pc = window.pc;
+  await pc.setRemoteDescription({type: "answer", sdp: answer});
+  const connected = () =>
+    ["connected", "completed"].includes(pc.iceConnectionState);
+  await new Promise((resolve) => {
+    if (connected()) { resolve(); return; }
+    pc.addEventListener("iceconnectionstatechange", () => {
+      if (connected() || pc.iceConnectionState === "failed") resolve();
+    });
+    setTimeout(resolve, timeout);
+  });
+  return pc.iceConnectionState;
+}
+"""
+
+SELECTED_LOCAL = """
+async () => {
+  const stats = await window.pc.getStats();
+  let pairId = null;
+  stats.forEach((report) => {
+    if (report.type === "transport" && report.selectedCandidatePairId) {
+      pairId = report.selectedCandidatePairId;
+    }
+  });
+  if (pairId === null) return null;
+  const local = stats.get(stats.get(pairId).localCandidateId);
+  return {address: local.address, port: local.port, protocol: local.protocol};
+}
+"""
+
+
+def wait_for_media(api: SessionApiClient, session_id: str) -> Any:
+    """
+    Poll the session until its first stream is completed with packets
+    received, or L{WAIT_TIMEOUT} passes; return the last state.
+    """
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while True:
+        state = api.get(session_id)
+        stream = state["streams"][0]
+        done = stream["state"] == "completed" and stream["packets_received"] > 0
+        if done or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+def run_scenario() -> dict[str, Any]:
+    """
+    Start the server and Chromium, connect them through the API, and return
+    what the test checks. Runs inside the private network namespace.
+    """
+    from playwright.sync_api import sync_playwright
+
+    api = SessionApiClient()
+    server = ServerProcess(extra_args=api.server_args)
+    result: dict[str, Any] = {}
+    try:
+        server.start(ready=(UDP_READY, API_READY))
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(WAIT_TIMEOUT * 1000)
+                page.set_content("<!doctype html><title>twisted-ice</title>")
+                offer = page.evaluate(CREATE_OFFER, WAIT_TIMEOUT * 1000)
+                created = api.create(offer, {"mode": "echo"})
+                result["ice_state"] = page.evaluate(
+                    SET_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000]
+                )
+                result["session"] = wait_for_media(api, created["id"])
+                result["browser_local"] = page.evaluate(SELECTED_LOCAL)
+                result["offer_has_candidates"] = "a=candidate:" in offer
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+        result["server_errors"] = server.unclean_lines()
+        result["server_log"] = server.log_text()[-4000:]
+        server.close()
+    return result
+
+
+class ChromiumTests(unittest.TestCase):
+    """
+    Headless Chromium against the real server.
+    """
+
+    def test_browser_connects(self) -> None:
+        """
+        Chromium reaches C{connected}, and the session shows the stream
+        completed on the browser's 5-tuple with the browser's DTLS packets
+        counted.
+        """
+        require_private_network()
+        process = run_in_private_network(
+            [sys.executable, "-m", "tests.e2e.test_ice_chromium"],
+            timeout=SCENARIO_TIMEOUT,
+        )
+        result = scenario_result(process)
+        log = result["server_log"]
+        self.assertTrue(result["offer_has_candidates"], log)
+        self.assertIn(result["ice_state"], ("connected", "completed"), log)
+
+        session = result["session"]
+        stream = session["streams"][0]
+        self.assertEqual(session["state"], "completed", session)
+        self.assertEqual(stream["state"], "completed", session)
+        local = result["browser_local"]
+        self.assertEqual(
+            stream["selected"],
+            {"transport": "udp", "address": local["address"], "port": local["port"]},
+        )
+        self.assertGreater(stream["packets_received"], 0, session)
+        self.assertEqual(result["server_errors"], [], log)
+
+
+if __name__ == "__main__":
+    print_result(run_scenario())
