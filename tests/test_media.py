@@ -203,7 +203,9 @@ class ForwardHandlerTests(unittest.TestCase):
         """
         handler, _, socket = self.start()
         handler.connectionRefused()
+        handler.connectionRefused()
         self.assertTrue(socket.listening)
+        self.assertEqual(handler.refusals, 2)
 
     def test_close_stops_socket(self) -> None:
         """

@@ -175,6 +175,7 @@ class ForwardHandler(DatagramProtocol):
         stream.
     @ivar packets_dropped: Packets not written to the backend: after the
         stream closed, or because the write failed.
+    @ivar refusals: ICMP port unreachable errors from the backend.
     """
 
     log = Logger()
@@ -189,6 +190,7 @@ class ForwardHandler(DatagramProtocol):
         self.packets_to_backend = 0
         self.packets_from_backend = 0
         self.packets_dropped = 0
+        self.refusals = 0
 
     def start(self) -> None:
         """
@@ -226,7 +228,14 @@ class ForwardHandler(DatagramProtocol):
             self.transport.write(data, None)
         except OSError as error:
             self.packets_dropped += 1
-            self.log.debug("Write to the backend failed: {error}", error=error)
+            if self.packets_dropped == 1:
+                self.log.info(
+                    "Write to backend {host}:{port} failed: {error}; later"
+                    " failures of this stream are only counted",
+                    host=self.target[0],
+                    port=self.target[1],
+                    error=error,
+                )
             return
         self.packets_to_backend += 1
 
@@ -239,13 +248,17 @@ class ForwardHandler(DatagramProtocol):
 
     def connectionRefused(self) -> None:
         """
-        Ignore an ICMP port unreachable from the backend: it may start later.
+        Count an ICMP port unreachable from the backend, which may start
+        later; only the first is logged.
         """
-        self.log.debug(
-            "Backend {host}:{port} refused a packet",
-            host=self.target[0],
-            port=self.target[1],
-        )
+        self.refusals += 1
+        if self.refusals == 1:
+            self.log.info(
+                "Backend {host}:{port} refused a packet (no socket there yet?);"
+                " later refusals of this stream are only counted",
+                host=self.target[0],
+                port=self.target[1],
+            )
 
     def stream_closed(self) -> None:
         """
