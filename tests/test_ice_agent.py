@@ -95,8 +95,8 @@ class SessionTests(SynchronousTestCase):
 
     def test_local_ufrag(self) -> None:
         """
-        The local ufrag is 16 ice-chars, more than the 24 random bits RFC
-        8445 section 5.3 asks for.
+        The local ufrag is 16 ice-chars (96 random bits), more than the 24
+        random bits RFC 8445 requires.
         """
         self.assertEqual(len(self.stream.local_ufrag), 16)
         self.assertRegex(self.stream.local_ufrag, ICE_CHARS)
@@ -527,6 +527,19 @@ class PathRegistryTests(SynchronousTestCase):
         check(agent, video, 2.0)
         self.assertIs(agent.stream_for_path(PATH), video)
         self.assertNotIn(PATH, audio.valid_paths)
+
+    def test_moved_path_not_selected(self) -> None:
+        """
+        A nominated path that moves to another stream stops being the first
+        stream's selected path.
+        """
+        agent = IceAgent()
+        session = new_session(agent, TWO_STREAMS_OFFER)
+        audio, video = session.streams
+        check(agent, audio, 1.0, use_candidate=True)
+        check(agent, video, 2.0)
+        self.assertIsNone(audio.selected)
+        self.assertIsNone(audio.send_path)
 
 
 class JsonTests(SynchronousTestCase):

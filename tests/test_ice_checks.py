@@ -655,7 +655,7 @@ class NominationTests(CheckTestsMixin, SynchronousTestCase):
 
 class RtcpComponentTests(CheckTestsMixin, SynchronousTestCase):
     """
-    Without rtcp-mux, PRIORITY's low byte tells RTCP checks from RTP ones.
+    Without rtcp-mux, PRIORITY's low byte distinguishes RTCP checks from RTP ones.
     """
 
     def setUp(self) -> None:

@@ -55,9 +55,9 @@ class IceAgent:
         self._sessions: dict[str, Session] = {}
         self._ufrags: dict[str, Stream] = {}
         self._paths: dict[Path, Stream] = {}
-        # Consent deadlines: (deadline, tie-breaker, stream). A stream has at
-        # most one entry; an entry may be earlier than the stream's deadline,
-        # never later, and entries of closed streams are skipped when popped.
+        # Consent deadlines as (deadline, tie-breaker, stream), at most one
+        # entry per stream. An entry may be earlier than the stream's
+        # deadline but never later. Entries of closed streams are skipped.
         self._deadlines: list[tuple[float, int, Stream]] = []
         self._counter = itertools.count()
 
@@ -297,7 +297,7 @@ class IceAgent:
         self, message: StunMessage, path: Path, now: float
     ) -> CheckOutcome:
         """
-        Answer one Binding request that arrived on C{path}.
+        Respond to one Binding request that arrived on C{path}.
 
         See L{validate_check} for the tests and their error responses; a
         request that fails any of them changes no state. A passed check
@@ -342,8 +342,13 @@ class IceAgent:
             return
         other = self._paths.get(path)
         if other is not None and other is not stream:
-            # The client reused this 5-tuple for another stream: it moves.
+            # The client reused this 5-tuple for another stream: it moves,
+            # and the old stream no longer sends on it.
             del other.valid_paths[path]
+            if other.selected == path:
+                other.selected = None
+            if other.selected_rtcp == path:
+                other.selected_rtcp = None
         stream.valid_paths[path] = component
         self._paths[path] = stream
         events.append(PathValidated(stream, path, component))

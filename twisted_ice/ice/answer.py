@@ -13,8 +13,8 @@ from twisted_ice.ice.sdp import MediaDescription, Offer
 
 DEFAULT_PORT = 9
 """
-The m-line port when there is no candidate (RFC 8840 section 4.1.1.1: the
-discard port).
+The m-line port when there is no candidate: the discard port, as in trickle
+ICE descriptions without candidates (RFC 8840).
 """
 
 ANSWER_DIRECTIONS = {
@@ -26,7 +26,7 @@ ANSWER_DIRECTIONS = {
 
 ANSWER_SETUP = {"actpass": "passive", "active": "passive", "passive": "active"}
 """
-The DTLS role of the answer for the offer's C{a=setup} (RFC 5763 section 5):
+The DTLS role of the answer for the offer's C{a=setup} (RFC 5763, RFC 4145):
 this server waits for the client's DTLS handshake unless the offer insists on
 being passive itself. An offer without C{a=setup} is treated as C{actpass}.
 """
@@ -77,7 +77,8 @@ def _format_fingerprint(fingerprint: str) -> str:
 
 class _StreamPlan:
     """
-    Where each m-line's ICE attributes come from.
+    The source of each m-line's ICE attributes: its stream's credentials,
+    and the candidates for the first m-line of each stream.
     """
 
     def __init__(
@@ -252,6 +253,9 @@ def _merge_section(
 def _merge(
     offer: Offer, plan: _StreamPlan, answer: str, fingerprint: str | None
 ) -> str:
+    # NOTE: the streams follow the offer's BUNDLE groups. A caller's answer
+    # that bundles differently from the offer gets credentials that do not
+    # match its own a=group lines.
     session, sections = _split_sections(answer)
     if len(sections) != len(offer.media):
         raise AnswerError(

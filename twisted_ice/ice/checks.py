@@ -21,7 +21,7 @@ UNKNOWN_ATTRIBUTE = 420
 
 class CheckResult(enum.StrEnum):
     """
-    How a connectivity check was handled, for the adapter's counters.
+    The kind of outcome of a connectivity check, for the adapter's counters.
     """
 
     SUCCESS = "success"
@@ -101,8 +101,8 @@ def validate_check(
     wrong remote ufrag gets an unsigned 401. After authentication, an unknown
     comprehension-required attribute gets a signed 420, a missing PRIORITY or
     a component the stream does not have a signed 400. ICE-CONTROLLED and
-    ICE-CONTROLLING are not looked at: a lite agent is always controlled and
-    answers a confused peer instead of sending 487.
+    ICE-CONTROLLING are not looked at: a lite agent is always controlled, so
+    a confused peer gets a normal response instead of a 487.
 
     @param find_stream: Returns the live stream with this local ufrag, or
         L{None}.

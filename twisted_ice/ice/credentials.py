@@ -55,7 +55,7 @@ class Credentials:
 
     @ivar local_key: The MESSAGE-INTEGRITY key of checks sent to us: the
         short-term credential is the password after OpaqueString (RFC 8489
-        section 9.1.2), which leaves ice-chars as they are, so it is the
+        section 9.1.1), which leaves ice-chars as they are, so it is the
         password's ASCII bytes.
     """
 

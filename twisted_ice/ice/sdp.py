@@ -69,7 +69,7 @@ class MediaDescription:
     def rejected(self) -> bool:
         """
         Whether the offerer itself disabled this m-line (port 0 without
-        C{a=bundle-only}, RFC 8843 section 6).
+        C{a=bundle-only}, RFC 8843).
         """
         return self.port == 0 and not self.bundle_only
 
@@ -83,7 +83,7 @@ class MediaDescription:
 @dataclasses.dataclass(frozen=True, slots=True)
 class StreamOffer:
     """
-    One ICE transport the offer asks for: a BUNDLE group, or one m-line
+    One ICE transport the offer requests: a BUNDLE group, or one m-line
     outside any BUNDLE group. Its credentials are those of its first m-line
     that has them.
 
@@ -331,12 +331,11 @@ def parse_offer(sdp: str) -> Offer:
     """
     Parse an SDP offer, with CRLF or LF line endings.
 
-    @raise OfferError: The offer has no m-line; an m-line that is not
-        rejected has no ice-ufrag or ice-pwd at media or session level; an
+    @raise OfferError: The offer has no m-line, or an m-line that is not
+        rejected has no ice-ufrag or ice-pwd at media or session level. An
         ice-ufrag or ice-pwd breaks RFC 8839 (ufrag 4-256 and pwd 22-256
-        ice-chars); a BUNDLE group names an unknown mid, or an m-line has no
-        mid while the offer uses BUNDLE; a mid repeats; or a line is
-        malformed.
+        ice-chars). A BUNDLE group names an unknown mid, or an m-line has no
+        mid while the offer uses BUNDLE. A mid repeats. A line is malformed.
     """
     session: dict[str, str | None] = {
         "ice-ufrag": None,

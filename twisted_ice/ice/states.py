@@ -23,7 +23,7 @@ class IceState(enum.StrEnum):
 
 class StreamInput(enum.Enum):
     """
-    What happens to a stream.
+    An input to the stream state machine.
 
     @cvar CHECK_PASSED: A check with the current credentials passed.
     @cvar NOMINATED: A check with the current credentials passed and
@@ -82,8 +82,8 @@ STREAM_TRANSITIONS: dict[tuple[IceState, StreamInput], IceState] = {
     (_S.COMPLETED, _I.CONSENT_EXPIRED): _S.DISCONNECTED,
     (_S.COMPLETED, _I.RESTARTED): _S.CHECKING,
     (_S.COMPLETED, _I.CLOSED): _S.CLOSED,
-    # A passed check after consent expired revives the stream (RFC 7675
-    # section 5.1 lets consent be regained).
+    # A passed check after consent expired is fresh consent: the stream
+    # revives.
     (_S.DISCONNECTED, _I.CHECK_PASSED): _S.CONNECTED,
     (_S.DISCONNECTED, _I.NOMINATED): _S.COMPLETED,
     (_S.DISCONNECTED, _I.PREVIOUS_CHECK_PASSED): _S.CONNECTED,
