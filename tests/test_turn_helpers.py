@@ -67,7 +67,9 @@ class FakeAllocator:
         """
         return self.available_families
 
-    def reserve(self, family: int, even_port: bool, reserve_next: bool) -> Address | None:
+    def reserve(
+        self, family: int, even_port: bool, reserve_next: bool
+    ) -> Address | None:
         """
         Bind the next port, or return L{None} past C{capacity}.
         """
@@ -121,7 +123,9 @@ def responses(actions: list[TurnAction]) -> list[StunMessage]:
     """
     Decode every STUN message sent to a client in C{actions}.
     """
-    return [decode(action.data) for action in actions if isinstance(action, SendToClient)]
+    return [
+        decode(action.data) for action in actions if isinstance(action, SendToClient)
+    ]
 
 
 def error_code(message: StunMessage) -> int | None:
@@ -211,12 +215,19 @@ class Client:
         transaction_id: bytes | None = None,
     ) -> StunMessage:
         """
-        Send a signed request and return the decoded response.
+        Send a signed request and return the decoded response. A 438 is
+        retried once with its fresh nonce.
         """
         message = self.build(method, attributes, now, transaction_id)
-        replies = responses(self.send(message, now))
-        assert len(replies) == 1
-        return replies[0]
+        [reply] = responses(self.send(message, now))
+        if reply.get(AttributeType.ERROR_CODE) is not None and (
+            reply.get(AttributeType.ERROR_CODE).code == 438
+        ):
+            # A stale nonce: retry once with the fresh one, as clients do.
+            self.nonce = reply.get(AttributeType.NONCE)
+            message = self.build(method, attributes, now, transaction_id)
+            [reply] = responses(self.send(message, now))
+        return reply
 
     def allocate(
         self, attributes: list[tuple[int, Any]] | None = None, now: float = 0.0
@@ -251,9 +262,7 @@ class Client:
         attributes = [] if lifetime is None else [(AttributeType.LIFETIME, lifetime)]
         return self.request(Method.REFRESH, attributes, now)
 
-    def send_indication(
-        self, peer: Address, data: bytes, now: float = 0.0
-    ) -> Any:
+    def send_indication(self, peer: Address, data: bytes, now: float = 0.0) -> Any:
         """
         Send a Send indication and return what the core relays.
         """

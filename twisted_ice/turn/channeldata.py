@@ -23,9 +23,10 @@ HEADER_LENGTH = 4
 The size of the ChannelData header: channel number and length, 2 bytes each.
 """
 
-MAX_LENGTH = HEADER_LENGTH + 0xFFFF + 3
+MAX_LENGTH = HEADER_LENGTH + 0x10000
 """
-The largest ChannelData message on a stream transport, padding included.
+The largest ChannelData message on a stream transport: 65535 data bytes
+padded to 65536, after the header.
 """
 
 _HEADER = struct.Struct("!HH")

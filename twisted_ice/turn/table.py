@@ -236,18 +236,26 @@ class AllocationTable:
         are deleted, and expired reservations release their port.
         """
         actions: list[TurnAction] = []
-        for record in self.timers.pop_due(now):
-            if isinstance(record, Allocation):
-                actions.append(self.delete(record, DeletionReason.EXPIRED))
-            elif isinstance(record, Permission):
-                self._expire_permission(record)
-            elif isinstance(record, Channel):
-                self._expire_channel(record)
-            elif isinstance(record, Reservation):
-                if self.reservations.get(record.token) is record:
-                    del self.reservations[record.token]
-                    self.allocator.release(record.address)
+        # A channel that expires starts a cooldown that may be due already,
+        # so repeat until nothing is due.
+        fired = self.timers.pop_due(now)
+        while fired:
+            for record in fired:
+                if isinstance(record, Allocation):
+                    actions.append(self.delete(record, DeletionReason.EXPIRED))
+                elif isinstance(record, Permission):
+                    self._expire_permission(record)
+                elif isinstance(record, Channel):
+                    self._expire_channel(record)
+                elif isinstance(record, Reservation):
+                    self._expire_reservation(record)
+            fired = self.timers.pop_due(now)
         return actions
+
+    def _expire_reservation(self, reservation: Reservation) -> None:
+        if self.reservations.get(reservation.token) is reservation:
+            del self.reservations[reservation.token]
+            self.allocator.release(reservation.address)
 
     def _expire_permission(self, permission: Permission) -> None:
         permission.state = transition(
