@@ -333,6 +333,22 @@ class ConsentTests(SynchronousTestCase):
         self.assertIs(self.agent.stream_for_path(OTHER_PATH), self.stream)
         self.assertIsNone(self.agent.stream_for_path(PATH))
 
+    def test_restart_after_expiry_sends_nothing(self) -> None:
+        """
+        An ICE restart of a disconnected stream does not restore sending on
+        the old selected path before a check passes on it.
+        """
+        check(self.agent, self.stream, 0.0, use_candidate=True)
+        self.agent.expire(30.1)
+        self.agent.restart_session(
+            self.session.id,
+            make_offer(ufrag="New1", pwd="newclientpasswordnewcl"),
+            now=31.0,
+        )
+        self.assertEqual(self.stream.state, IceState.CHECKING)
+        self.assertIsNone(self.stream.send_path)
+        self.assertIsNone(self.agent.stream_for_path(PATH))
+
     def test_expiry_once(self) -> None:
         """
         A disconnected stream does not expire again.

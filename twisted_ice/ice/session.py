@@ -126,10 +126,15 @@ class Stream:
     @property
     def send_path(self) -> Path | None:
         """
-        The path to send media on: C{selected} while consent is live, else
-        L{None} (RFC 7675 section 5.1: no sending without consent).
+        The path to send media on: C{selected} while consent is live on it,
+        else L{None} (RFC 7675 section 5.1: no sending without consent).
         """
-        return self.selected if self.state in LIVE_STATES else None
+        selected = self.selected
+        if selected is None or self.state not in LIVE_STATES:
+            return None
+        # Consent expiry clears valid_paths, and only a passed check on the
+        # path adds it back.
+        return selected if selected in self.valid_paths else None
 
     def apply(self, stream_input: StreamInput) -> IceState:
         """
