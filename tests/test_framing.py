@@ -405,23 +405,33 @@ class TurnStreamSplitterTests(unittest.TestCase):
         message = stun_message(b"\x00" * (MAX_STUN_MESSAGE - 20))
         self.assertEqual(splitter.feed(message), [(TurnFrameKind.STUN, message)])
 
+    def test_legacy_channel_accepted(self) -> None:
+        """
+        ChannelData on a channel of the RFC 5766 range above 0x4FFF is split
+        like any other, for the TURN server to check.
+        """
+        splitter = TurnStreamSplitter()
+        message = channel_data(b"abc", channel=0x7FFF)
+        self.assertEqual(
+            splitter.feed(pad_channel_data(message)),
+            [(TurnFrameKind.CHANNEL_DATA, message)],
+        )
+
     def test_garbage_raises(self) -> None:
         """
-        A message that starts with neither 0-3 nor 0x40-0x4F breaks the
+        A message that starts with neither 0-3 nor 0x40-0x7F breaks the
         framing.
         """
         splitter = TurnStreamSplitter()
         self.assertRaises(FramingError, splitter.feed, b"\x80\x00\x00\x00")
 
-    def test_http_after_stun_raises(self) -> None:
+    def test_garbage_after_stun_raises(self) -> None:
         """
-        An HTTP request after a STUN message breaks the framing at its first
-        byte, P.
+        Bytes from 0x80 up after a STUN message break the framing at their
+        first byte.
         """
         splitter = TurnStreamSplitter()
-        self.assertRaises(
-            FramingError, splitter.feed, stun_message() + b"POST / HTTP/1.1\r\n"
-        )
+        self.assertRaises(FramingError, splitter.feed, stun_message() + b"\x80abc")
 
     @given(
         st.lists(

@@ -83,6 +83,18 @@ def _is_channel_data_byte(byte: int) -> bool:
     return 0x40 <= byte <= 0x4F
 
 
+def _is_stream_channel_data_byte(byte: int) -> bool:
+    """
+    Return whether C{byte} starts a ChannelData message on a TURN stream:
+    0x40-0x7F, the channel numbers 0x4000-0x7FFF of RFC 5766 section 11,
+    which RFC 8656 narrowed to 0x4000-0x4FFF. Clients such as coturn's
+    still bind the older range, and on a TURN stream nothing else can start
+    with these bytes, so the splitter accepts them and leaves the channel
+    check to the TURN server.
+    """
+    return 0x40 <= byte <= 0x7F
+
+
 def _sniff_http(data: bytes) -> StreamKind | None:
     """
     Tell an HTTP request line from ChannelData when the first byte is
@@ -267,7 +279,7 @@ class TurnStreamSplitter:
         each with its kind.
 
         @raise FramingError: when a message starts with a byte that is
-            neither 0-3 (STUN) nor 0x40-0x4F (ChannelData), or a STUN header
+            neither 0-3 (STUN) nor 0x40-0x7F (ChannelData), or a STUN header
             has no magic cookie, a length that is not a multiple of 4, or a
             length over L{max_stun_message}.
         """
@@ -280,7 +292,7 @@ class TurnStreamSplitter:
             first = buffer[offset]
             length = (buffer[offset + 2] << 8) | buffer[offset + 3]
 
-            if _is_channel_data_byte(first):
+            if _is_stream_channel_data_byte(first):
                 size = CHANNEL_DATA_HEADER_SIZE + length
                 padded = (size + 3) & ~3
                 if end - offset < padded:

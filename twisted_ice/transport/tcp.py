@@ -96,6 +96,7 @@ class TcpMux(ServerFactory):
     """
 
     log = Logger()
+    noisy = False
 
     def __init__(
         self,

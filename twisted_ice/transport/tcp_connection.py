@@ -289,7 +289,7 @@ class MuxConnection(Protocol):
         try:
             if self.kind is StreamKind.ICE_TCP:
                 framed = frame_rfc4571(data)
-            elif data and 0x40 <= data[0] <= 0x4F:
+            elif data and 0x40 <= data[0] <= 0x7F:
                 framed = pad_channel_data(data)
             else:
                 framed = data
