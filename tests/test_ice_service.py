@@ -439,6 +439,18 @@ class MediaTests(IceServiceTestCase):
         self.handlers[0].stream.send(b"\x80out")
         self.assertEqual(self.udp.written, [])
 
+    def test_closed_tcp_path_not_used(self) -> None:
+        """
+        After a TCP path closes, sends no longer fall back to it.
+        """
+        stream = self.connect(TCP_PATH, nominate=False)
+        self.service.media_received(b"\x80rtp", TCP_PATH)
+        self.service.path_closed(TCP_PATH)
+        self.tcp.written.clear()
+        self.handlers[0].stream.send(b"\x80out")
+        self.assertEqual(self.tcp.written, [])
+        self.assertIsNone(stream.handler.last_path)
+
     def test_handler_failure_logged(self) -> None:
         """
         A handler that raises does not break the service; the error is

@@ -221,6 +221,27 @@ class IceService(Service):
                 self.log_failure(path)
         return True
 
+    def path_closed(self, path: Path) -> None:
+        """
+        Forget C{path}: its TCP or TLS connection has closed, so nothing can
+        be sent on it any more.
+
+        Sends fall back from a closed last-received path to dropping. The
+        agent keeps the path valid until consent expires, unless it offers
+        C{path_closed} itself.
+        """
+        stream = self.agent.stream_for_path(path)
+        if stream is not None and stream.handler is not None:
+            if stream.handler.last_path == path:
+                stream.handler.last_path = None
+        # TODO: the agent has no public way yet to unregister one path; a
+        # closed TCP path stays valid, and selected, until consent expires.
+        agent_path_closed = getattr(self.agent, "path_closed", None)
+        if agent_path_closed is not None:
+            events = agent_path_closed(path)
+            if events:
+                self.log_events(events)
+
     # --- ISessionManager: the Python API ----------------------------------
 
     def create_session(
