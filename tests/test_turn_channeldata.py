@@ -1,12 +1,15 @@
 """
-Tests for the ChannelData codec and the state tables of the TURN core.
+Tests for the ChannelData codec, the Data indication encoder and the state
+tables of the TURN core.
 """
 
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from twisted_ice.stun import AttributeType, MessageClass, Method, decode
 from twisted_ice.turn import InvalidTransitionError, channeldata
+from twisted_ice.turn.indications import encode_data_indication
 from twisted_ice.turn.states import (
     ALLOCATION_TRANSITIONS,
     CHANNEL_TRANSITIONS,
@@ -184,3 +187,34 @@ class TransitionTableTests(SynchronousTestCase):
         )
         self.assertEqual(error.state, ChannelState.BOUND)
         self.assertEqual(error.event, ChannelInput.COOLDOWN_END)
+
+
+class DataIndicationTests(SynchronousTestCase):
+    """
+    Tests for L{encode_data_indication}, checked with the STUN codec.
+    """
+
+    def test_round_trip(self) -> None:
+        """
+        IPv4, IPv6 and IPv4-mapped peers, and data of every padding length,
+        decode to the same XOR-PEER-ADDRESS and DATA.
+        """
+        for peer in (
+            ("8.8.8.8", 5000),
+            ("2001:4860::8888", 65535),
+            ("::ffff:1.2.3.4", 0),
+        ):
+            for data in (b"", b"a", b"ab", b"abc", b"abcd", b"x" * 1200):
+                message = decode(encode_data_indication(peer, data))
+                self.assertEqual(message.method, Method.DATA)
+                self.assertEqual(message.message_class, MessageClass.INDICATION)
+                self.assertEqual(message.get(AttributeType.XOR_PEER_ADDRESS), peer)
+                self.assertEqual(message.get(AttributeType.DATA), data)
+
+    def test_fresh_transaction_ids(self) -> None:
+        """
+        Each indication has its own transaction id.
+        """
+        first = decode(encode_data_indication(("8.8.8.8", 1), b""))
+        second = decode(encode_data_indication(("8.8.8.8", 1), b""))
+        self.assertNotEqual(first.transaction_id, second.transaction_id)

@@ -541,3 +541,94 @@ class DualAllocationRelayTests(SynchronousTestCase):
         client.permit(PEER, PEER6)
         self.assertEqual(client.send_indication(PEER, b"4").relay, relay4)
         self.assertEqual(client.send_indication(PEER6, b"6").relay, relay6)
+
+
+class OwnIceAddressTests(SynchronousTestCase):
+    """
+    A client reaches this server's own ICE address through its relay, and
+    nothing else on that IP.
+    """
+
+    OWN = ("127.0.0.1", 9000)
+
+    def setUp(self) -> None:
+        """
+        Allocate with a policy that knows the own ICE address.
+        """
+        self.core, self.client, self.relay = allocated(
+            PeerPolicy(own_addresses=[self.OWN])
+        )
+
+    def test_permission_allowed(self) -> None:
+        """
+        A CreatePermission for the own ICE address succeeds.
+        """
+        self.assertIsNone(error_code(self.client.permit(self.OWN)))
+
+    def test_other_port_forbidden(self) -> None:
+        """
+        A CreatePermission for another port of that IP gets 403.
+        """
+        self.assertEqual(error_code(self.client.permit(("127.0.0.1", 22))), 403)
+
+    def test_send_to_own_port_only(self) -> None:
+        """
+        Send indications reach the own ICE port and are dropped for another
+        port of the same IP, although the permission is per IP.
+        """
+        self.client.permit(self.OWN)
+        self.assertEqual(
+            self.client.send_indication(self.OWN, b"x"),
+            SendToPeer(self.relay, self.OWN, b"x"),
+        )
+        self.assertIsNone(self.client.send_indication(("127.0.0.1", 22), b"x"))
+
+    def test_datagrams_from_own_port_only(self) -> None:
+        """
+        Datagrams from the own ICE port are relayed, from other ports of the
+        same IP dropped.
+        """
+        self.client.permit(self.OWN)
+        self.assertIsNotNone(self.core.peer_datagram(self.relay, self.OWN, b"x", 1))
+        self.assertIsNone(
+            self.core.peer_datagram(self.relay, ("127.0.0.1", 22), b"x", 1)
+        )
+
+    def test_channel_to_other_port_forbidden(self) -> None:
+        """
+        A ChannelBind to another port of that IP gets 403.
+        """
+        self.assertEqual(error_code(self.client.bind(0x4000, ("127.0.0.1", 22))), 403)
+
+
+class AllowedLoopbackTests(SynchronousTestCase):
+    """
+    An allow network opens loopback peers, as the tests with real clients
+    need.
+    """
+
+    def test_loopback_relayed(self) -> None:
+        """
+        With 127.0.0.1/32 allowed, a loopback peer gets a permission and its
+        datagrams are relayed.
+        """
+        core, client, relay = allocated(PeerPolicy(allow=["127.0.0.1/32"]))
+        self.assertIsNone(error_code(client.permit(("127.0.0.1", 5000))))
+        self.assertIsNotNone(core.peer_datagram(relay, ("127.0.0.1", 5001), b"x", 1))
+
+    def test_peer_address_canonical(self) -> None:
+        """
+        A peer written in a non-canonical IPv6 form gets a permission under
+        the form relay sockets report.
+        """
+        allocator = FakeAllocator(
+            families=frozenset({AddressFamily.IPV4, AddressFamily.IPV6})
+        )
+        core, _allocator = make_core(allocator)
+        client = Client(core)
+        response = client.allocate(
+            [(AttributeType.REQUESTED_ADDRESS_FAMILY, AddressFamily.IPV6)]
+        )
+        relay = relayed_address(response)
+        client.permit(("2001:4860:0:0:0:0:0:8888", 5000))
+        self.assertIsNotNone(core.peer_datagram(relay, PEER6, b"x", 1.0))

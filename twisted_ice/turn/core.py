@@ -10,6 +10,7 @@ runs it. Indications, ChannelData and peer datagrams are one call each.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections import Counter
 from collections.abc import Callable
@@ -50,13 +51,18 @@ from twisted_ice.turn.events import (
     SendToPeer,
     TurnAction,
 )
+from twisted_ice.turn.indications import encode_data_indication
 from twisted_ice.turn.nonces import NonceIssuer
-from twisted_ice.turn.policy import PeerPolicy, PeerRule, parse_host
+from twisted_ice.turn.policy import PeerPolicy, PeerRule
 from twisted_ice.turn.table import AllocationTable
 
 _TURN_METHODS = frozenset(
     {Method.ALLOCATE, Method.REFRESH, Method.CREATE_PERMISSION, Method.CHANNEL_BIND}
 )
+
+# A Data indication has a 20-byte header, XOR-PEER-ADDRESS (up to 24 bytes) and
+# the DATA header (4 bytes) before the data, all within a 65535-byte body.
+_MAX_INDICATION_DATA = 0xFFFF - 24 - 4 - 3
 
 _Handler = Callable[
     [StunMessage, Path, str, float], tuple[list[Attribute], list[TurnAction]]
@@ -295,8 +301,10 @@ class TurnCore:
             raise BadRequest(
                 "RESERVATION-TOKEN cannot come with EVEN-PORT or an address family"
             )
-        if token is not None and token not in table.reservations:
-            raise InsufficientCapacity("RESERVATION-TOKEN is unknown or expired")
+        if token is not None:
+            reservation = table.reservations.get(token)
+            if reservation is None or reservation.due <= now:
+                raise InsufficientCapacity("RESERVATION-TOKEN is unknown or expired")
         if requested_family is not None and additional_family is not None:
             raise BadRequest(
                 "REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together"
@@ -444,17 +452,15 @@ class TurnCore:
         """
         host, port = value
         try:
-            canonical = parse_host(host).compressed if "%" not in host else host
+            # The form socket.inet_ntop gives, as relay sockets report peers.
+            canonical = ipaddress.ip_address(host).compressed
         except ValueError:
             raise BadRequest("XOR-PEER-ADDRESS is not an IP address") from None
-        if address_family(host) not in allocation.relays:
+        if address_family(canonical) not in allocation.relays:
             raise PeerAddressFamilyMismatch()
-        rule = self.policy.rule_for(host)
+        rule = self.policy.rule_for(canonical)
         if not rule.permits(port):
             raise Forbidden()
-        if address_family(canonical) != address_family(host):
-            # An IPv4-mapped IPv6 peer is kept in its IPv6 form.
-            canonical = host
         return (canonical, port), rule
 
     def _create_permission(
@@ -616,11 +622,10 @@ class TurnCore:
             if allocation.stream:
                 message += channeldata.padding(length)
             return SendToClient(allocation.path, message)
-        indication = StunMessage.indication(
-            Method.DATA,
-            [(AttributeType.XOR_PEER_ADDRESS, peer), (AttributeType.DATA, data)],
-        )
-        return SendToClient(allocation.path, indication.encode())
+        if len(data) > _MAX_INDICATION_DATA:
+            self.drops["bad_channel_data"] += 1
+            return None
+        return SendToClient(allocation.path, encode_data_indication(peer, data))
 
     # --- Lifecycle --------------------------------------------------------------
 
