@@ -212,6 +212,7 @@ class IceAgent:
             else:
                 stream = existing
                 stream.mids = item.mids
+                stream.rtcp_mux = item.rtcp_mux
                 if credentials is not stream.credentials:
                     self._restart_stream(stream, credentials)
             streams.append(stream)
