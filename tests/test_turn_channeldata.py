@@ -55,9 +55,9 @@ class ChannelDataCodecTests(SynchronousTestCase):
 
     def test_encode_bad_channel_raises(self) -> None:
         """
-        A channel number outside 0x4000-0x4FFF raises L{ValueError}.
+        A channel number outside 0x4000-0x7FFF raises L{ValueError}.
         """
-        self.assertRaises(ValueError, channeldata.encode, 0x5000, b"")
+        self.assertRaises(ValueError, channeldata.encode, 0x8000, b"")
         self.assertRaises(ValueError, channeldata.encode, 0x3FFF, b"")
 
     def test_encode_too_long_raises(self) -> None:
@@ -118,6 +118,14 @@ class ChannelDataCodecTests(SynchronousTestCase):
         self.assertFalse(channeldata.is_channel_data(b"\x00"))
         self.assertFalse(channeldata.is_channel_data(b"\x50"))
         self.assertFalse(channeldata.is_channel_data(b""))
+
+    def test_is_channel_data_rfc5766(self) -> None:
+        """
+        With the RFC 5766 range, first bytes up to 0x7F are ChannelData.
+        """
+        rfc5766 = channeldata.RFC5766_CHANNEL_MAX
+        self.assertTrue(channeldata.is_channel_data(b"\x7f", rfc5766))
+        self.assertFalse(channeldata.is_channel_data(b"\x80", rfc5766))
 
 
 class TransitionTableTests(SynchronousTestCase):

@@ -632,3 +632,46 @@ class AllowedLoopbackTests(SynchronousTestCase):
         relay = relayed_address(response)
         client.permit(("2001:4860:0:0:0:0:0:8888", 5000))
         self.assertIsNotNone(core.peer_datagram(relay, PEER6, b"x", 1.0))
+
+
+class Rfc5766ChannelTests(SynchronousTestCase):
+    """
+    The channel range of RFC 5766, 0x4000-0x7FFF, when configured.
+    """
+
+    def test_default_rejects_0x5000(self) -> None:
+        """
+        By default 0x5000 gets 400, as RFC 8656 section 12 says.
+        """
+        _core, client, _relay = allocated()
+        self.assertEqual(error_code(client.bind(0x5000, PEER)), 400)
+
+    def test_configured_accepts_0x7fff(self) -> None:
+        """
+        With C{max_channel} 0x7FFF, channel 0x7FFF binds and relays both
+        ways.
+        """
+        core, client, relay = allocated(max_channel=0x7FFF)
+        self.assertIsNone(error_code(client.bind(0x7FFF, PEER)))
+        self.assertEqual(
+            core.channel_data(b"\x7f\xff\x00\x01x", CLIENT_PATH, 1.0),
+            SendToPeer(relay, PEER, b"x"),
+        )
+        self.assertEqual(
+            core.peer_datagram(relay, PEER, b"y", 1.0),
+            SendToClient(CLIENT_PATH, b"\x7f\xff\x00\x01y"),
+        )
+
+    def test_configured_rejects_0x8000(self) -> None:
+        """
+        0x8000 is outside every range and gets 400.
+        """
+        _core, client, _relay = allocated(max_channel=0x7FFF)
+        self.assertEqual(error_code(client.bind(0x8000, PEER)), 400)
+
+    def test_invalid_max_channel_raises(self) -> None:
+        """
+        A C{max_channel} outside 0x4FFF-0x7FFF raises L{ValueError}.
+        """
+        self.assertRaises(ValueError, make_core, max_channel=0x8000)
+        self.assertRaises(ValueError, make_core, max_channel=0x4000)

@@ -18,6 +18,13 @@ CHANNEL_MAX = 0x4FFF
 The highest channel number a client may bind (RFC 8656 section 12).
 """
 
+RFC5766_CHANNEL_MAX = 0x7FFF
+"""
+The highest channel number of RFC 5766 section 11, which RFC 8656 narrowed to
+0x4FFF. Some clients (coturn 4.6's turnutils_uclient) still pick from
+0x4000-0x7FFF.
+"""
+
 HEADER_LENGTH = 4
 """
 The size of the ChannelData header: channel number and length, 2 bytes each.
@@ -33,12 +40,13 @@ _HEADER = struct.Struct("!HH")
 _PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
 
 
-def is_channel_data(data: bytes) -> bool:
+def is_channel_data(data: bytes, max_channel: int = CHANNEL_MAX) -> bool:
     """
     Return whether C{data} starts like ChannelData: a first byte of 0x40 to
-    0x4F (RFC 7983), the range of channel numbers 0x4000 to 0x4FFF.
+    0x4F (RFC 7983), the range of channel numbers 0x4000 to 0x4FFF, or up to
+    the first byte of C{max_channel} (0x7F for the range of RFC 5766).
     """
-    return len(data) > 0 and 0x40 <= data[0] <= 0x4F
+    return len(data) > 0 and 0x40 <= data[0] <= max_channel >> 8
 
 
 def padding(length: int) -> bytes:
@@ -73,11 +81,12 @@ def encode(channel: int, data: bytes, stream: bool = False) -> bytes:
     Return the ChannelData message carrying C{data} on C{channel}, padded when
     C{stream}.
 
-    @raise ValueError: C{channel} is outside 0x4000-0x4FFF or C{data} is
-        longer than 65535 bytes.
+    @raise ValueError: C{channel} is outside 0x4000-0x7FFF (the range of
+        RFC 5766, which contains that of RFC 8656) or C{data} is longer than
+        65535 bytes.
     """
-    if not CHANNEL_MIN <= channel <= CHANNEL_MAX:
-        raise ValueError(f"channel number 0x{channel:04x} is outside 0x4000-0x4FFF")
+    if not CHANNEL_MIN <= channel <= RFC5766_CHANNEL_MAX:
+        raise ValueError(f"channel number 0x{channel:04x} is outside 0x4000-0x7FFF")
     length = len(data)
     if length > 0xFFFF:
         raise ValueError(f"ChannelData data is {length} bytes, longer than 65535")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from twisted_ice.turn.channeldata import CHANNEL_MAX, RFC5766_CHANNEL_MAX
+
 PERMISSION_LIFETIME = 300.0
 """
 A permission lasts 300 s unless refreshed (RFC 8656 section 9).
@@ -57,6 +59,9 @@ class TurnConfig:
     @ivar max_cached_responses: The maximum number of responses kept to
         answer retransmissions; the oldest is dropped beyond it.
     @ivar software: The SOFTWARE attribute of responses, or L{None}.
+    @ivar max_channel: The highest channel number ChannelBind accepts:
+        0x4FFF as RFC 8656 section 12 says, or up to 0x7FFF, the range of
+        RFC 5766, for clients that still use it.
     """
 
     realm: str
@@ -69,6 +74,7 @@ class TurnConfig:
     max_permissions: int = 500
     max_cached_responses: int = 10000
     software: str | None = None
+    max_channel: int = CHANNEL_MAX
 
     def __post_init__(self) -> None:
         if not self.realm:
@@ -92,6 +98,10 @@ class TurnConfig:
                 raise ValueError(f"{name} {value} is negative")
         if self.max_permissions < 1:
             raise ValueError(f"max_permissions {self.max_permissions} is below 1")
+        if not CHANNEL_MAX <= self.max_channel <= RFC5766_CHANNEL_MAX:
+            raise ValueError(
+                f"max_channel 0x{self.max_channel:04x} is outside 0x4FFF-0x7FFF"
+            )
         if self.max_cached_responses < 0:
             raise ValueError(
                 f"max_cached_responses {self.max_cached_responses} is negative"

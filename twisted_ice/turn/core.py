@@ -82,7 +82,8 @@ class TurnCore:
 
     @ivar drops: Counts of dropped packets by reason: C{no_allocation},
         C{no_permission}, C{no_channel}, C{bad_channel_data},
-        C{bad_indication}.
+        C{bad_indication}, and C{too_long} for a peer datagram too long to
+        fit in a ChannelData message or a Data indication.
     """
 
     def __init__(
@@ -495,8 +496,9 @@ class TurnCore:
             raise BadRequest("CHANNEL-NUMBER is missing")
         if value is None:
             raise BadRequest("XOR-PEER-ADDRESS is missing")
-        if not channeldata.CHANNEL_MIN <= number <= channeldata.CHANNEL_MAX:
-            raise BadRequest("CHANNEL-NUMBER is outside 0x4000-0x4FFF")
+        max_channel = self.config.max_channel
+        if not channeldata.CHANNEL_MIN <= number <= max_channel:
+            raise BadRequest(f"CHANNEL-NUMBER is outside 0x4000-0x{max_channel:04X}")
         peer, rule = self._peer(allocation, value)
 
         bound = allocation.channels.get(number)
@@ -616,14 +618,14 @@ class TurnCore:
         if channel is not None and channel.expires > now:
             length = len(data)
             if length > 0xFFFF:
-                self.drops["bad_channel_data"] += 1
+                self.drops["too_long"] += 1
                 return None
             message = channel.header + length.to_bytes(2, "big") + data
             if allocation.stream:
                 message += channeldata.padding(length)
             return SendToClient(allocation.path, message)
         if len(data) > _MAX_INDICATION_DATA:
-            self.drops["bad_channel_data"] += 1
+            self.drops["too_long"] += 1
             return None
         return SendToClient(allocation.path, encode_data_indication(peer, data))
 
