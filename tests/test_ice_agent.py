@@ -166,6 +166,22 @@ class SessionTests(SynchronousTestCase):
         )
         self.assertEqual(list(self.agent.sessions), [self.session.id])
 
+    def test_lite_offer_rejected(self) -> None:
+        """
+        An offer from another lite agent raises L{OfferError}: neither side
+        would send checks.
+        """
+        offer = make_offer().replace("t=0 0\r\n", "t=0 0\r\na=ice-lite\r\n")
+        error = self.assertRaises(
+            OfferError,
+            self.agent.create_session,
+            offer,
+            candidates=CANDIDATES,
+            fingerprint=None,
+            now=0.0,
+        )
+        self.assertIn("a=ice-lite", str(error))
+
     def test_one_stream_per_unbundled_m_line(self) -> None:
         """
         Two m-lines without BUNDLE make two streams with their own ufrags.

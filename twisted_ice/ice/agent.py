@@ -30,7 +30,7 @@ from twisted_ice.ice.events import (
     SessionStateChanged,
     StateChanged,
 )
-from twisted_ice.ice.sdp import Offer, StreamOffer, parse_offer
+from twisted_ice.ice.sdp import Offer, OfferError, StreamOffer, parse_offer
 from twisted_ice.ice.session import Session, Stream
 from twisted_ice.ice.states import IceState, StreamInput, session_state
 from twisted_ice.stun import AttributeType, StunMessage
@@ -40,6 +40,18 @@ CONSENT_TIMEOUT = 30.0
 Seconds without a passed check after which consent expires (RFC 7675 section
 5.1).
 """
+
+
+def _parse_full_offer(offer: str | Offer) -> Offer:
+    parsed = parse_offer(offer) if isinstance(offer, str) else offer
+    if parsed.ice_lite:
+        # A lite agent never sends checks (RFC 8445), so two of them never
+        # connect.
+        raise OfferError(
+            "the offer has a=ice-lite, but this agent is lite too and needs a "
+            "full ICE agent as its peer"
+        )
+    return parsed
 
 
 class IceAgent:
@@ -105,11 +117,12 @@ class IceAgent:
             such as C{"sha-256 AB:CD:..."}, or L{None}.
         @param answer: An SDP answer without ICE attributes to merge ours
             into, or L{None} to mirror the offer.
-        @raise twisted_ice.ice.sdp.OfferError: The offer is invalid.
+        @raise twisted_ice.ice.sdp.OfferError: The offer is invalid, or is
+            from a lite agent.
         @raise twisted_ice.ice.answer.AnswerError: C{answer} does not fit the
             offer.
         """
-        parsed = parse_offer(offer) if isinstance(offer, str) else offer
+        parsed = _parse_full_offer(offer)
         session = Session(
             self._new_session_id(),
             now,
@@ -164,13 +177,13 @@ class IceAgent:
         are closed.
 
         @raise KeyError: No live session has this id.
-        @raise twisted_ice.ice.sdp.OfferError: The offer is invalid; the
-            session is unchanged.
+        @raise twisted_ice.ice.sdp.OfferError: The offer is invalid or from
+            a lite agent; the session is unchanged.
         @raise twisted_ice.ice.answer.AnswerError: C{answer} does not fit the
             offer; the session is unchanged.
         """
         session = self._sessions[session_id]
-        parsed = parse_offer(offer) if isinstance(offer, str) else offer
+        parsed = _parse_full_offer(offer)
 
         by_mid = {mid: stream for stream in session.streams for mid in stream.mids}
         plan: list[tuple[StreamOffer, Stream | None, Credentials]] = []
