@@ -56,7 +56,7 @@ def parse_target(text: str) -> Address:
 @dataclass(frozen=True, slots=True)
 class MediaSpec:
     """
-    What a session does with its streams' media.
+    The media mode of a session: what its stream handlers do with packets.
 
     @ivar mode: C{"echo"} or C{"forward"}.
     @ivar target: The backend UDP address of C{forward}; L{None} for C{echo}.
@@ -81,8 +81,8 @@ class MediaSpec:
         Build a spec from the C{media} member of a JSON request:
         C{{"mode": "echo" | "forward", "target"?: "host:port"}}.
 
-        @raise ValueError: C{value} has another shape; the message says which
-            member is wrong.
+        @raise ValueError: C{value} has another shape; the message names the
+            wrong member.
         """
         if not isinstance(value, dict):
             raise ValueError("media must be a JSON object")
@@ -119,7 +119,7 @@ class ForwardPolicy:
         """
         Accept C{target} or raise.
 
-        @raise ValueError: C{target} is not allowed; the message says why.
+        @raise ValueError: C{target} is not allowed; the message gives the reason.
         """
         address = ipaddress.ip_address(target[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
@@ -254,8 +254,8 @@ class ForwardHandler(DatagramProtocol):
         self.refusals += 1
         if self.refusals == 1:
             self.log.info(
-                "Backend {host}:{port} refused a packet (no socket there yet?);"
-                " later refusals of this stream are only counted",
+                "Backend {host}:{port} rejected a packet with ICMP port"
+                " unreachable; later rejections of this stream are only counted",
                 host=self.target[0],
                 port=self.target[1],
             )

@@ -1,7 +1,7 @@
 """
 The ICE service: the Twisted adapter around the sans-I/O lite agent.
 
-It answers the checks the muxes route to it, runs the consent timer, hands
+It responds to the checks the muxes route to it, runs the consent timer, hands
 media from accepted 5-tuples to each stream's handler and sends what the
 handler sends on the stream's selected path. It is also the Python API for
 sessions (L{ISessionManager}) that the HTTP API calls.
