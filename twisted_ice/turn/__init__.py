@@ -13,7 +13,7 @@ from twisted_ice.turn.config import (
     RETRANSMISSION_WINDOW,
     TurnConfig,
 )
-from twisted_ice.turn.core import TurnCore, address_family
+from twisted_ice.turn.core import TurnCore
 from twisted_ice.turn.events import (
     AllocationCreated,
     AllocationDeleted,
@@ -23,6 +23,7 @@ from twisted_ice.turn.events import (
     SendToPeer,
     TurnAction,
 )
+from twisted_ice.turn.methods import address_family
 from twisted_ice.turn.policy import PeerPolicy, PeerRule
 from twisted_ice.turn.states import InvalidTransitionError
 
