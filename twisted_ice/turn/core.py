@@ -5,7 +5,8 @@ The sans-I/O TURN server (RFC 8656, UDP relays) with long-term credentials
 Requests go through two calls, so the core never waits for a credential store.
 L{TurnCore.receive_request} returns the replies that need no credentials, or
 the username whose keys it needs. L{TurnCore.authenticated_request} then
-checks the request against those keys and runs it. Indications, ChannelData and peer datagrams are one call each.
+checks the request against those keys and runs it. Indications, ChannelData
+and peer datagrams take one call each.
 """
 
 from __future__ import annotations
