@@ -33,8 +33,9 @@ A port held for a RESERVATION-TOKEN stays held for 30 s (RFC 8656 section
 
 RETRANSMISSION_WINDOW = 40.0
 """
-A retransmitted request within 40 s gets the response of the first
-(RFC 8656 section 7.2, the STUN transaction timeout of RFC 8489).
+A retransmitted request within 40 s gets the response of the first. A STUN
+transaction over UDP lasts 39.5 s with the default timers of RFC 8489 section
+6.2.1.
 """
 
 
@@ -56,8 +57,8 @@ class TurnConfig:
         L{None} for no limit (486 beyond it).
     @ivar max_permissions: The maximum number of permissions of one
         allocation (508 beyond it).
-    @ivar max_cached_responses: The maximum number of responses kept to
-        answer retransmissions; the oldest is dropped beyond it.
+    @ivar max_cached_responses: The maximum number of responses kept for
+        retransmitted requests. Beyond it the oldest is dropped.
     @ivar software: The SOFTWARE attribute of responses, or L{None}.
     @ivar max_channel: The highest channel number ChannelBind accepts:
         0x4FFF as RFC 8656 section 12 says, or up to 0x7FFF, the range of

@@ -1,5 +1,5 @@
 """
-What the TURN core returns: data to send and allocation lifecycle events.
+The results of the TURN core: data to send and allocation lifecycle events.
 
 L{SendToClient} and L{SendToPeer} are built for every relayed packet, so they
 are C{NamedTuple}s, which are cheaper to build than frozen dataclasses.
@@ -46,7 +46,7 @@ class NeedKeys:
 
 class DeletionReason(enum.Enum):
     """
-    Why an allocation was deleted.
+    The cause of an allocation's deletion.
     """
 
     REFRESH = "refresh"

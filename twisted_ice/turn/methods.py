@@ -117,7 +117,7 @@ class MethodHandlers:
                 raise InsufficientCapacity("RESERVATION-TOKEN is unknown or expired")
         if requested_family is not None and additional_family is not None:
             raise BadRequest(
-                "REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together"
+                "REQUESTED-ADDRESS-FAMILY cannot come with ADDITIONAL-ADDRESS-FAMILY"
             )
 
         families = self._allocator.families()
@@ -254,7 +254,7 @@ class MethodHandlers:
 
     def _peer(self, allocation: Allocation, value: Address) -> tuple[Address, PeerRule]:
         """
-        Return a XOR-PEER-ADDRESS in canonical form and its policy rule.
+        Return an XOR-PEER-ADDRESS in canonical form and its policy rule.
 
         @raise PeerAddressFamilyMismatch: The allocation has no relayed address
             of the peer's family.

@@ -1,5 +1,5 @@
 """
-Which peers a TURN client may reach through a relay.
+The peer address policy: the peers a TURN client may reach through a relay.
 
 By default the special-purpose address ranges of the IANA IPv4 and IPv6
 Special-Purpose Address Registries (RFC 6890 and its updates) are denied, so
@@ -52,7 +52,7 @@ SPECIAL_PURPOSE_NETWORKS: tuple[IPNetwork, ...] = tuple(
         "2001::/23",  # IETF protocol assignments, Teredo included
         "2001:db8::/32",  # documentation
         "2002::/16",  # 6to4: embeds any IPv4 address
-        "3fff::/20",  # documentation (RFC 9637)
+        "3fff::/20",  # documentation, the newer prefix
         "5f00::/16",  # segment routing SIDs
         "fc00::/7",  # unique local
         "fe80::/10",  # link-local

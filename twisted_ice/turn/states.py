@@ -22,7 +22,7 @@ class AllocationState(enum.Enum):
 
 class AllocationInput(enum.Enum):
     """
-    What happens to an allocation.
+    The inputs of the allocation table.
     """
 
     REFRESH = "refresh"
@@ -56,7 +56,7 @@ class PermissionState(enum.Enum):
 
 class PermissionInput(enum.Enum):
     """
-    What happens to a permission.
+    The inputs of the permission table.
     """
 
     REFRESH = "refresh"
@@ -87,7 +87,7 @@ class ChannelState(enum.Enum):
 
 class ChannelInput(enum.Enum):
     """
-    What happens to a channel binding.
+    The inputs of the channel binding table.
     """
 
     BIND = "bind"

@@ -62,7 +62,7 @@ class DeadlineHeap:
     @staticmethod
     def cancel(record: Timed) -> None:
         """
-        Stop the timer of C{record}; its heap entry becomes stale.
+        Stop the timer of C{record}. Its heap entry stays, as a stale one.
         """
         record.scheduled = math.inf
 
@@ -81,8 +81,8 @@ class DeadlineHeap:
     def pop_due(self, now: float) -> list[Timed]:
         """
         Remove and return the records whose C{due} is at or before C{now}.
-        Their timers are stopped; a record that is still wanted again is
-        added back by the caller.
+        Their timers are stopped, so the caller adds back a record that needs
+        another one.
         """
         heap = self._heap
         fired: list[Timed] = []
