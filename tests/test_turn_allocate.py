@@ -221,7 +221,7 @@ class AddressFamilyTests(SynchronousTestCase):
 
     def test_no_ipv4_default_gets_440(self) -> None:
         """
-        Without REQUESTED-ADDRESS-FAMILY, a server without IPv4 relays answers
+        Without REQUESTED-ADDRESS-FAMILY, a server without IPv4 relays returns
         440.
         """
         allocator = FakeAllocator(families=frozenset({AddressFamily.IPV6}))
@@ -320,7 +320,7 @@ class EvenPortTests(SynchronousTestCase):
 
     def test_reserve_next_gives_token(self) -> None:
         """
-        EVEN-PORT with R gets a RESERVATION-TOKEN of 8 bytes and holds the
+        EVEN-PORT with R gets a RESERVATION-TOKEN of 8 bytes and reserves the
         next port.
         """
         core, allocator = make_core()

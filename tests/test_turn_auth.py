@@ -123,8 +123,8 @@ class AuthenticationOrderTests(SynchronousTestCase):
 
     def test_signed_request_needs_keys(self) -> None:
         """
-        A request with USERNAME, REALM, NONCE and MESSAGE-INTEGRITY asks for
-        the keys of its username.
+        A request with USERNAME, REALM, NONCE and MESSAGE-INTEGRITY returns
+        L{NeedKeys} for its username.
         """
         core, _allocator = make_core()
         message = Client(core).build(Method.ALLOCATE, ALLOCATE_UDP, 0.0)

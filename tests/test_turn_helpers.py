@@ -195,7 +195,7 @@ class Client:
     ) -> list[TurnAction]:
         """
         Run C{message} through both phases, with C{keys} (this client's key
-        by default) as the credential store's answer.
+        by default) as the credential store's result.
         """
         first = self.core.receive_request(message, self.path, now)
         if first is None:

@@ -553,7 +553,7 @@ class OwnIceAddressTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         """
-        Allocate with a policy that knows the own ICE address.
+        Allocate with a policy that contains the own ICE address.
         """
         self.core, self.client, self.relay = allocated(
             PeerPolicy(own_addresses=[self.OWN])
@@ -641,7 +641,7 @@ class Rfc5766ChannelTests(SynchronousTestCase):
 
     def test_default_rejects_0x5000(self) -> None:
         """
-        By default 0x5000 gets 400, as RFC 8656 section 12 says.
+        By default 0x5000 gets 400 (RFC 8656 section 12).
         """
         _core, client, _relay = allocated()
         self.assertEqual(error_code(client.bind(0x5000, PEER)), 400)
