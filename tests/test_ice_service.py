@@ -126,6 +126,7 @@ class IceServiceTestCase(unittest.TestCase):
     """
 
     handler_class: type[RecordingHandler] | None = RecordingHandler
+    idle_timeout: float | None = None
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -140,6 +141,7 @@ class IceServiceTestCase(unittest.TestCase):
             fingerprint=FINGERPRINT,
             handler_factory=factory,
             reactor=self.clock,
+            session_idle_timeout=self.idle_timeout,
         )
         self.service.writers[Transport.UDP] = self.udp
         self.service.writers[Transport.TCP] = self.tcp
@@ -626,3 +628,79 @@ class SessionApiTests(IceServiceTestCase):
         media = MediaSpec("forward", ("192.0.2.1", 5004))
         info = self.service.create_session(OFFER, media=media)
         self.assertEqual(info.state, "new")
+
+
+class IdleSessionTests(IceServiceTestCase):
+    """
+    Sessions left C{new} or C{disconnected} are closed after the idle
+    timeout.
+    """
+
+    idle_timeout = 300.0
+
+    def test_new_session_closed(self) -> None:
+        """
+        A session without any passed check is closed after the timeout, and
+        its handler with it.
+        """
+        session_id, _ = self.create()
+        self.clock.advance(299)
+        self.assertIsNotNone(self.service.get_session(session_id))
+        self.clock.advance(1)
+        self.assertIsNone(self.service.get_session(session_id))
+        self.assertEqual(self.handlers[0].closed, 1)
+
+    def test_connected_session_kept(self) -> None:
+        """
+        A session whose client keeps passing checks stays open.
+        """
+        session_id, stream = self.create()
+        for _ in range(40):
+            self.service.stun_received(check(stream), b"", UDP_PATH)
+            self.clock.advance(20)
+        self.assertIsNotNone(self.service.get_session(session_id))
+
+    def test_disconnected_session_closed(self) -> None:
+        """
+        A session is closed the timeout after its consent expired.
+        """
+        session_id, stream = self.create()
+        self.service.stun_received(check(stream), b"", UDP_PATH)
+        self.clock.advance(CONSENT_TIMEOUT)
+        self.clock.advance(299)
+        self.assertIsNotNone(self.service.get_session(session_id))
+        self.clock.advance(1)
+        self.assertIsNone(self.service.get_session(session_id))
+
+    def test_each_session_own_deadline(self) -> None:
+        """
+        A later session is closed its own timeout after its creation.
+        """
+        first, _ = self.create()
+        self.clock.advance(100)
+        second, _ = self.create()
+        self.clock.advance(200)
+        self.assertIsNone(self.service.get_session(first))
+        self.assertIsNotNone(self.service.get_session(second))
+        self.clock.advance(100)
+        self.assertIsNone(self.service.get_session(second))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_deleted_session_forgotten(self) -> None:
+        """
+        A session closed through the API leaves no idle timer behind once
+        its deadline has passed.
+        """
+        session_id, _ = self.create()
+        self.service.close_session(session_id)
+        self.clock.advance(300)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_no_timeout_keeps_sessions(self) -> None:
+        """
+        Without an idle timeout, a new session stays open.
+        """
+        self.service.session_idle_timeout = None
+        session_id, _ = self.create()
+        self.clock.advance(3600)
+        self.assertIsNotNone(self.service.get_session(session_id))

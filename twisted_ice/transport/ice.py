@@ -10,6 +10,7 @@ sessions (L{ISessionManager}) that the HTTP API calls.
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from twisted_ice.addresses import Path, Transport
 from twisted_ice.api.status import SessionInfo, StreamInfo
 from twisted_ice.ice import (
     Candidate,
+    CheckResult,
     ConsentExpired,
     CredentialsRetired,
     IceAgent,
@@ -46,6 +48,15 @@ from twisted_ice.stun import StunMessage
 
 FAILURE_LOG_INTERVAL = 10.0
 """Seconds between two logged failures; failures in between are only counted."""
+
+DEFAULT_SESSION_IDLE_TIMEOUT = 300.0
+"""
+Seconds a session may stay C{new} (no check passed yet) or C{disconnected}
+(consent expired) before the service closes it, because a client that went
+away never deletes its session.
+"""
+
+IDLE_STATES = frozenset({IceState.NEW, IceState.DISCONNECTED})
 
 HandlerFactory = Callable[[MediaSpec, IMediaStream], IStreamHandler]
 """
@@ -133,7 +144,11 @@ class IceService(Service):
     @ivar tcp_port: The port of passive TCP candidates, or L{None} for none.
     @ivar fingerprint: The DTLS certificate fingerprint for mirrored answers.
     @ivar forward_policy: Where C{forward} media may go.
+    @ivar session_idle_timeout: Seconds after which a C{new} or
+        C{disconnected} session is closed, or L{None} to keep it until it is
+        closed through the API.
     @ivar checks_failed: Checks whose handling raised, by design never.
+    @ivar check_results: Checks handled, by L{CheckResult}.
     """
 
     log = Logger()
@@ -148,6 +163,7 @@ class IceService(Service):
         agent: IceAgent | None = None,
         handler_factory: HandlerFactory | None = None,
         reactor: IReactorTime | None = None,
+        session_idle_timeout: float | None = DEFAULT_SESSION_IDLE_TIMEOUT,
     ) -> None:
         """
         @param handler_factory: Builds stream handlers; by default C{echo}
@@ -168,9 +184,13 @@ class IceService(Service):
         self.fingerprint = fingerprint
         self.forward_policy = forward_policy or ForwardPolicy()
         self.handler_factory = handler_factory or self.build_handler
+        self.session_idle_timeout = session_idle_timeout
         self.checks_failed = 0
+        self.check_results: Counter[CheckResult] = Counter()
         self._media: dict[str, MediaSpec] = {}
         self._timer: IDelayedCall | None = None
+        self._idle_since: dict[str, float] = {}
+        self._idle_timer: IDelayedCall | None = None
         self._last_failure_log = float("-inf")
         self._unlogged_failures = 0
 
@@ -191,6 +211,7 @@ class IceService(Service):
             outcome = self.agent.handle_check(
                 cast(StunMessage, message), path, self.reactor.seconds()
             )
+            self.check_results[outcome.result] += 1
             if outcome.response is not None:
                 writer = self.writers.get(path.transport)
                 if writer is not None:
@@ -272,6 +293,7 @@ class IceService(Service):
             now=self.reactor.seconds(),
         )
         self._media[session.id] = media
+        self.mark_idle(session.id)
         try:
             self.attach_handlers(session.streams, media)
         except Exception:
@@ -329,6 +351,7 @@ class IceService(Service):
         """
         session = self.agent.close_session(session_id)
         self._media.pop(session_id, None)
+        self._idle_since.pop(session_id, None)
         if session is None:
             return False
         for stream in session.streams:
@@ -434,6 +457,50 @@ class IceService(Service):
             self.log.failure("Consent expiry failed")
         self.schedule()
 
+    def mark_idle(self, session_id: str) -> None:
+        """
+        Record that a session became C{new} or C{disconnected} now, and make
+        sure the idle sweep is scheduled.
+        """
+        if self.session_idle_timeout is None:
+            return
+        self._idle_since[session_id] = self.reactor.seconds()
+        if self._idle_timer is None or not self._idle_timer.active():
+            self._idle_timer = self.reactor.callLater(
+                self.session_idle_timeout, self.close_idle_sessions
+            )
+
+    def close_idle_sessions(self) -> None:
+        """
+        Close the sessions idle for C{session_idle_timeout} seconds, then
+        schedule the sweep for the next one.
+        """
+        self._idle_timer = None
+        timeout = self.session_idle_timeout
+        if timeout is None:
+            return
+        now = self.reactor.seconds()
+        expired = [
+            session_id
+            for session_id, since in self._idle_since.items()
+            if since + timeout <= now
+        ]
+        for session_id in expired:
+            session = self.agent.get_session(session_id)
+            state = "closed" if session is None else str(session.state)
+            self.log.info(
+                "Closing session {session_id}: {state} for {timeout:.0f} s",
+                session_id=session_id,
+                state=state,
+                timeout=timeout,
+            )
+            self.close_session(session_id)
+        if self._idle_since:
+            first = min(self._idle_since.values())
+            self._idle_timer = self.reactor.callLater(
+                max(0.0, first + timeout - now), self.close_idle_sessions
+            )
+
     def log_events(self, events: Iterable[Any]) -> None:
         """
         Log the session lifecycle events of the agent. Per-check events stay
@@ -441,6 +508,10 @@ class IceService(Service):
         """
         for event in events:
             if isinstance(event, SessionStateChanged):
+                if event.new in IDLE_STATES:
+                    self.mark_idle(event.session.id)
+                else:
+                    self._idle_since.pop(event.session.id, None)
                 self.log.info(
                     "Session {session_id} is {state}",
                     session_id=event.session.id,
@@ -502,9 +573,11 @@ class IceService(Service):
         """
         for session_id in list(self.agent.sessions):
             self.close_session(session_id)
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        for timer in (self._timer, self._idle_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
         self._timer = None
+        self._idle_timer = None
         super().stopService()  # type: ignore[no-untyped-call]
 
 
