@@ -212,7 +212,7 @@ class TurnStateMachine(RuleBasedStateMachine):
     @invariant()
     def heap_bounded(self) -> None:
         """
-        The timer heap holds a few entries per record, not one per refresh.
+        The timer heap contains a few entries per record, not one per refresh.
         """
         records = 0
         for client in self.clients:
