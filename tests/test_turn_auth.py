@@ -121,6 +121,27 @@ class AuthenticationOrderTests(SynchronousTestCase):
         self.assertIsNone(response.get(AttributeType.NONCE))
         self.assertFalse(response.has_integrity)
 
+    def test_userhash_without_username_gets_400(self) -> None:
+        """
+        USERHASH in place of USERNAME gets 400, because the server does not
+        offer the username anonymity of RFC 8489.
+        """
+        core, _allocator = make_core()
+        nonce = Client(core).fetch_nonce(0.0)
+        request = StunMessage.request(
+            Method.ALLOCATE,
+            [
+                *ALLOCATE_UDP,
+                (AttributeType.USERHASH, b"h" * 32),
+                (AttributeType.REALM, REALM),
+                (AttributeType.NONCE, nonce),
+            ],
+        )
+        message = decode(request.encode(integrity_key=KEY))
+        reply = core.receive_request(message, CLIENT_PATH, 0.0)
+        assert isinstance(reply, SendToClient)
+        self.assertEqual(error_code(decode(reply.data)), 400)
+
     def test_signed_request_needs_keys(self) -> None:
         """
         A request with USERNAME, REALM, NONCE and MESSAGE-INTEGRITY returns
