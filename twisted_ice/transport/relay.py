@@ -74,6 +74,8 @@ class _RelayProtocol(DatagramProtocol):
     Hands each datagram of one relay port to the allocator's receiver.
     """
 
+    noisy = False
+
     def __init__(self, allocator: UdpRelayAllocator, relay: Address) -> None:
         self._allocator = allocator
         self.relay = relay
@@ -148,6 +150,10 @@ class UdpRelayAllocator:
     @ivar ports: the bound relay ports by relay address, held ports
         included.
     @ivar held: the ports bound for a RESERVATION-TOKEN, not yet taken.
+    @ivar packets_received: datagrams received from peers.
+    @ivar bytes_received: the bytes of those datagrams.
+    @ivar packets_sent: datagrams sent to peers.
+    @ivar bytes_sent: the bytes of those datagrams.
     """
 
     log = Logger()
@@ -191,6 +197,10 @@ class UdpRelayAllocator:
         self.held: set[Address] = set()
         self.receiver: PeerReceiver | None = None
         self.drops: Counter[RelayDropReason] = Counter()
+        self.packets_received = 0
+        self.bytes_received = 0
+        self.packets_sent = 0
+        self.bytes_sent = 0
 
     def families(self) -> frozenset[int]:
         """
@@ -272,11 +282,16 @@ class UdpRelayAllocator:
             self.drops[RelayDropReason.TOO_LARGE] += 1
         except OSError:
             self.drops[RelayDropReason.WRITE_FAILED] += 1
+        else:
+            self.packets_sent += 1
+            self.bytes_sent += len(data)
 
     def peer_datagram(self, relay: Address, peer: Address, data: bytes) -> None:
         """
         Hand a datagram that C{peer} sent to C{relay} to L{receiver}.
         """
+        self.packets_received += 1
+        self.bytes_received += len(data)
         receiver = self.receiver
         if receiver is None:
             self.drops[RelayDropReason.NO_RECEIVER] += 1

@@ -1,0 +1,366 @@
+"""
+Compare the TURN relay of mcs-ice with coturn's C{turnserver}.
+
+Starts coturn's C{turnserver} and C{twistd mcs-ice} on loopback, one after
+the other, each with the same long-term user, its own relay port range and
+the loopback echo peer (C{turnutils_peer}) allowed. For each server it:
+
+  - runs coturn's C{turnutils_uclient} with the same load (clients,
+    messages, size, interval), and prints the lost packets, the average
+    round-trip time from uclient's summary, and the server's CPU time per
+    relayed packet (user plus system time from C{/proc/PID/stat}; each
+    message is relayed twice, to the peer and back);
+  - creates allocations from as many client sockets, a window at a time,
+    and prints allocations per second and the resident memory (VmRSS) added
+    per allocation.
+
+Run from the repository root::
+
+    python -m benchmarks.turn [--clients 10] [--messages 500] [--size 100]
+        [--interval 10] [--allocations 500]
+
+With the defaults a run takes well under two minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import selectors
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.common import (
+    LOOPBACK,
+    ServerProcess,
+    answers,
+    free_udp_port,
+    machine_description,
+    mcs_ice,
+    turnserver,
+)
+from tests.e2e.turnutils import (
+    EchoPeer,
+    UclientError,
+    UclientResult,
+    run_uclient,
+    uclient_command,
+)
+from twisted_ice.stun import (
+    AttributeType,
+    MessageClass,
+    Method,
+    StunDecodeError,
+    StunMessage,
+    decode,
+    long_term_key,
+)
+
+USER = "bench"
+PASSWORD = "bench-password"
+REALM = "twisted-ice"
+UDP_TRANSPORT = 17
+ALLOCATION_WINDOW = 50
+"""Allocations in flight at once in the allocation benchmark."""
+
+ALLOCATION_TIMEOUT = 2.0
+"""Seconds to wait for one round of responses before giving up on a window."""
+
+BINDING_REQUEST = StunMessage.request(Method.BINDING).encode()
+
+
+@dataclass
+class TurnResult:
+    """
+    The figures of one server.
+    """
+
+    name: str
+    uclient: UclientResult
+    cpu_seconds: float
+    allocations: int
+    allocation_seconds: float
+    rss_kib_added: int
+
+    @property
+    def relayed(self) -> int:
+        """
+        Packets the server relayed: each message goes to the peer and back.
+        """
+        return self.uclient.sent + self.uclient.received
+
+    @property
+    def cpu_us_per_packet(self) -> float:
+        """
+        Server CPU microseconds per relayed packet.
+        """
+        return self.cpu_seconds / max(1, self.relayed) * 1e6
+
+    @property
+    def allocations_per_second(self) -> float:
+        """
+        Allocations created per second, both round trips included.
+        """
+        return self.allocations / max(1e-9, self.allocation_seconds)
+
+    @property
+    def kib_per_allocation(self) -> float:
+        """
+        Resident memory added per allocation, in KiB.
+        """
+        return self.rss_kib_added / max(1, self.allocations)
+
+
+def rss_kib(pid: int) -> int:
+    """
+    Return the resident set size of process C{pid}, in KiB.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _receive(
+    selector: selectors.DefaultSelector, waiting: set[socket.socket]
+) -> dict[socket.socket, StunMessage]:
+    """
+    Read one response on each socket of C{waiting}, until all have one or
+    L{ALLOCATION_TIMEOUT} passes.
+    """
+    responses: dict[socket.socket, StunMessage] = {}
+    deadline = time.monotonic() + ALLOCATION_TIMEOUT
+    while len(responses) < len(waiting):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for key, _ in selector.select(left):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            data = sock.recv(65535)
+            try:
+                responses[sock] = decode(data)
+            except StunDecodeError:
+                continue
+    return responses
+
+
+def allocate_many(port: int, count: int) -> tuple[int, float, list[socket.socket]]:
+    """
+    Create up to C{count} allocations on 127.0.0.1:C{port}, one per client
+    socket, L{ALLOCATION_WINDOW} at a time: an Allocate that gets the 401
+    challenge, then the signed Allocate.
+
+    @return: the allocations created, the seconds taken, and the sockets,
+        which the caller closes after measuring memory.
+    """
+    server = (LOOPBACK, port)
+    key = long_term_key(USER, REALM, PASSWORD)
+    sockets: list[socket.socket] = []
+    created = 0
+    start = time.monotonic()
+    with selectors.DefaultSelector() as selector:
+        for first in range(0, count, ALLOCATION_WINDOW):
+            window = []
+            for _ in range(min(ALLOCATION_WINDOW, count - first)):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.bind((LOOPBACK, 0))
+                sock.setblocking(False)
+                selector.register(sock, selectors.EVENT_READ)
+                sockets.append(sock)
+                window.append(sock)
+
+            for sock in window:
+                request = StunMessage.request(
+                    Method.ALLOCATE,
+                    [(AttributeType.REQUESTED_TRANSPORT, UDP_TRANSPORT)],
+                )
+                sock.sendto(request.encode(fingerprint=True), server)
+            challenges = _receive(selector, set(window))
+
+            for sock, challenge in challenges.items():
+                signed = StunMessage.request(
+                    Method.ALLOCATE,
+                    [
+                        (AttributeType.REQUESTED_TRANSPORT, UDP_TRANSPORT),
+                        (AttributeType.USERNAME, USER),
+                        (AttributeType.REALM, REALM),
+                        (AttributeType.NONCE, challenge.get(AttributeType.NONCE)),
+                    ],
+                )
+                sock.sendto(signed.encode(integrity_key=key, fingerprint=True), server)
+            successes = _receive(selector, set(challenges))
+            created += sum(
+                1
+                for response in successes.values()
+                if response.message_class is MessageClass.SUCCESS_RESPONSE
+            )
+            for sock in window:
+                selector.unregister(sock)
+    return created, time.monotonic() - start, sockets
+
+
+def measure(
+    server: ServerProcess,
+    peer: EchoPeer,
+    arguments: argparse.Namespace,
+    uclient: str,
+    secret_flags: Sequence[str] = (),
+) -> TurnResult:
+    """
+    Start C{server}, run the relay load and the allocation benchmark, and
+    stop it.
+    """
+    server.start(lambda: answers(server.port, BINDING_REQUEST))
+    try:
+        argv = uclient_command(
+            uclient,
+            (LOOPBACK, server.port),
+            peer.address,
+            user=USER,
+            password=PASSWORD,
+            clients=arguments.clients,
+            messages=arguments.messages,
+            size=arguments.size,
+            interval_ms=arguments.interval,
+            flags=secret_flags,
+        )
+        before = server.cpu_seconds()
+        result = run_uclient(argv)
+        cpu = server.cpu_seconds() - before
+        assert isinstance(result, UclientResult)
+
+        rss_before = rss_kib(server.pid)
+        created, seconds, sockets = allocate_many(server.port, arguments.allocations)
+        # Let the server finish what the last responses started.
+        time.sleep(0.5)
+        rss_added = rss_kib(server.pid) - rss_before
+        for sock in sockets:
+            sock.close()
+    finally:
+        server.stop()
+    return TurnResult(server.name, result, cpu, created, seconds, rss_added)
+
+
+def print_results(results: list[TurnResult], arguments: argparse.Namespace) -> None:
+    """
+    Print one row per server and the CPU ratio.
+    """
+    print(f"machine: {machine_description()}")
+    print(
+        f"load: {arguments.clients} clients x {arguments.messages} messages of"
+        f" {arguments.size} bytes every {arguments.interval} ms;"
+        f" {arguments.allocations} allocations"
+    )
+    header = (
+        f"{'server':<8} {'sent':>6} {'lost':>5} {'rtt ms':>7} {'cpu us/pkt':>11}"
+        f" {'alloc/s':>8} {'KiB/alloc':>10}"
+    )
+    print(header)
+    for result in results:
+        print(
+            f"{result.name:<8} {result.uclient.sent:>6} {result.uclient.lost:>5}"
+            f" {result.uclient.round_trip_ms:>7.3f} {result.cpu_us_per_packet:>11.1f}"
+            f" {result.allocations_per_second:>8.0f} {result.kib_per_allocation:>10.2f}"
+        )
+    by_name = {result.name: result for result in results}
+    if "coturn" in by_name and "mcs-ice" in by_name:
+        coturn = by_name["coturn"].cpu_us_per_packet
+        ratio = by_name["mcs-ice"].cpu_us_per_packet / coturn if coturn else 0.0
+        print(f"CPU per relayed packet, mcs-ice / coturn: {ratio:.2f}")
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """
+    Parse the command line.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=10, help="uclient -m")
+    parser.add_argument("--messages", type=int, default=500, help="uclient -n")
+    parser.add_argument("--size", type=int, default=100, help="uclient -l, bytes")
+    parser.add_argument(
+        "--interval", type=int, default=10, help="uclient -z, milliseconds"
+    )
+    parser.add_argument(
+        "--allocations", type=int, default=500, help="allocations to create"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["coturn", "mcs-ice"],
+        help="measure one server only",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    """
+    Run the comparison and print it.
+    """
+    arguments = parse_arguments(argv)
+    uclient = shutil.which("turnutils_uclient")
+    peer_command = shutil.which("turnutils_peer")
+    if uclient is None or peer_command is None:
+        print("turnutils_uclient and turnutils_peer are needed (Debian: coturn)")
+        return 2
+
+    servers = []
+    if arguments.only in (None, "coturn"):
+        servers.append(
+            turnserver(
+                free_udp_port(),
+                [
+                    "--lt-cred-mech",
+                    "--user",
+                    f"{USER}:{PASSWORD}",
+                    "--realm",
+                    REALM,
+                    "--allow-loopback-peers",
+                    "--min-port",
+                    "40000",
+                    "--max-port",
+                    "44999",
+                ],
+            )
+        )
+    if arguments.only in (None, "mcs-ice"):
+        servers.append(
+            mcs_ice(
+                free_udp_port(),
+                [
+                    "--tcp-port",
+                    "0",
+                    "--api",
+                    f"tcp:0:interface={LOOPBACK}",
+                    "--user",
+                    f"{USER}:{PASSWORD}",
+                    "--realm",
+                    REALM,
+                    "--allow-peer",
+                    "127.0.0.1/32",
+                    "--rfc5766-channels",
+                    "--relay-ports",
+                    "45000-49999",
+                ],
+            )
+        )
+
+    peer = EchoPeer(peer_command, free_udp_port())
+    results = []
+    try:
+        for server in servers:
+            try:
+                results.append(measure(server, peer, arguments, uclient))
+            except (UclientError, RuntimeError) as error:
+                print(f"{server.name}: failed: {error}")
+    finally:
+        peer.stop()
+    print_results(results, arguments)
+    return 0 if len(results) == len(servers) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
