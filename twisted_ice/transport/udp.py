@@ -94,6 +94,10 @@ class UdpMux(DatagramProtocol):
     @ivar answered: the number of requests this mux answered itself, by kind
         (C{"binding"} for a success, C{"binding-420"}).
     @ivar local: this socket's own address, once it listens.
+    @ivar packets_received: datagrams received, dropped ones included.
+    @ivar bytes_received: the bytes of those datagrams.
+    @ivar packets_sent: datagrams sent.
+    @ivar bytes_sent: the bytes of those datagrams.
     """
 
     log = Logger()
@@ -125,6 +129,10 @@ class UdpMux(DatagramProtocol):
         self.drops: Counter[DropReason] = Counter()
         self.answered: Counter[str] = Counter()
         self.local: Address = ("", 0)
+        self.packets_received = 0
+        self.bytes_received = 0
+        self.packets_sent = 0
+        self.bytes_sent = 0
         self._clock = clock
         self._write: Callable[[bytes, Address], object] = _write_nowhere
         self._ipv6_socket = False
@@ -155,6 +163,8 @@ class UdpMux(DatagramProtocol):
         counted as L{DropReason.EXCEPTION} and logged, at most once every
         L{FAILURE_LOG_INTERVAL} seconds.
         """
+        self.packets_received += 1
+        self.bytes_received += len(data)
         try:
             if not data:
                 self.drops[DropReason.EMPTY] += 1
@@ -201,6 +211,9 @@ class UdpMux(DatagramProtocol):
         except OSError:
             self.drops[DropReason.SEND_FAILED] += 1
             self._log_failure(addr, "send a datagram to")
+            return
+        self.packets_sent += 1
+        self.bytes_sent += len(data)
 
     def _path(self, addr: Address) -> Path:
         """
