@@ -22,6 +22,8 @@ from twisted_ice.media import MediaSpec
 OFFER = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 ANSWER = "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\n"
 TOKEN = "s3cret-token"
+ORIGIN = "https://app.example"
+ORIGIN_BYTES = ORIGIN.encode()
 SELECTED = Path(Transport.UDP, ("127.0.0.1", 9000), ("127.0.0.1", 50000))
 
 
@@ -681,6 +683,70 @@ class SessionResourceTests(ApiTestCase):
         """
         response = self.request(b"GET", b"/sessions/s1/streams")
         self.assertEqual(response.code, 404)
+
+
+class CorsTests(ApiTestCase):
+    """
+    Browser pages of the configured origin.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.site = ApiSite(
+            SessionApi(self.manager, token=TOKEN, cors_origin=ORIGIN), reactor=Clock()
+        )
+
+    def test_preflight_gets_204(self) -> None:
+        """
+        A preflight from the origin gets 204 with the allowed methods and
+        headers, without a token.
+        """
+        response = self.request(
+            b"OPTIONS", b"/sessions", token=None, headers=(b"Origin: " + ORIGIN_BYTES,)
+        )
+        self.assertEqual(response.code, 204)
+        self.assertEqual(response.headers["access-control-allow-origin"], ORIGIN)
+        self.assertIn("POST", response.headers["access-control-allow-methods"])
+        self.assertIn("Authorization", response.headers["access-control-allow-headers"])
+
+    def test_post_exposes_location(self) -> None:
+        """
+        A POST from the origin lets the page read the Location header.
+        """
+        response = self.request(
+            b"POST",
+            b"/sessions",
+            OFFER.encode(),
+            b"application/sdp",
+            headers=(b"Origin: " + ORIGIN_BYTES,),
+        )
+        self.assertEqual(response.code, 201)
+        self.assertEqual(response.headers["access-control-allow-origin"], ORIGIN)
+        self.assertEqual(response.headers["access-control-expose-headers"], "Location")
+
+    def test_other_origin_no_headers(self) -> None:
+        """
+        Another origin gets no CORS headers, and its preflight needs a token.
+        """
+        response = self.request(
+            b"OPTIONS",
+            b"/sessions",
+            token=None,
+            headers=(b"Origin: https://evil.example",),
+        )
+        self.assertEqual(response.code, 401)
+        self.assertNotIn("access-control-allow-origin", response.headers)
+
+    def test_no_cors_by_default(self) -> None:
+        """
+        Without a configured origin, no CORS header is sent.
+        """
+        self.site = ApiSite(SessionApi(self.manager, token=TOKEN), reactor=Clock())
+        response = self.request(
+            b"OPTIONS", b"/sessions", token=None, headers=(b"Origin: " + ORIGIN_BYTES,)
+        )
+        self.assertEqual(response.code, 401)
+        self.assertNotIn("access-control-allow-origin", response.headers)
 
 
 @implementer(ISessionManager)

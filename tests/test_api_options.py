@@ -192,6 +192,59 @@ class OptionsTests(unittest.TestCase):
         self.assertIn(f"invalid --dtls-cert {path}", message)
 
 
+class IdleTimeoutOptionTests(unittest.TestCase):
+    """
+    C{--session-idle-timeout}.
+    """
+
+    def test_default(self) -> None:
+        """
+        Idle sessions are closed after 300 s by default.
+        """
+        options = parse("--interface", "127.0.0.1")
+        self.assertEqual(options["session-idle-timeout"], 300.0)
+
+    def test_zero_never(self) -> None:
+        """
+        0 turns the idle timeout off in the service.
+        """
+        options = parse("--interface", "127.0.0.1", "--session-idle-timeout", "0")
+        service = tap.makeService(options)
+        assert isinstance(service, MultiService)
+        for child in service:
+            if isinstance(child, UdpMuxService):
+                self.addCleanup(child.stopService)
+        ice = [c for c in service if isinstance(c, IceService)][0]
+        self.assertIsNone(ice.session_idle_timeout)
+
+    def test_negative_rejected(self) -> None:
+        """
+        A negative timeout ends parsing.
+        """
+        message = exit_message(
+            "--interface", "127.0.0.1", "--session-idle-timeout", "-1"
+        )
+        self.assertIn("invalid --session-idle-timeout '-1'", message)
+
+    def test_not_number_rejected(self) -> None:
+        """
+        A timeout that is not a number ends parsing.
+        """
+        message = exit_message(
+            "--interface", "127.0.0.1", "--session-idle-timeout", "soon"
+        )
+        self.assertIn("invalid --session-idle-timeout 'soon'", message)
+
+    def test_nan_rejected(self) -> None:
+        """
+        NaN is not a timeout.
+        """
+        message = exit_message(
+            "--interface", "127.0.0.1", "--session-idle-timeout", "nan"
+        )
+        self.assertIn("invalid --session-idle-timeout 'nan'", message)
+
+
 class BuildTests(unittest.TestCase):
     """
     The services L{tap.makeService} adds for ICE.

@@ -90,6 +90,20 @@ class Options(usage.Options):
             "PEM certificate whose SHA-256 fingerprint mirrored SDP answers"
             " carry. Default: a self-signed certificate generated at startup.",
         ],
+        [
+            "api-cors-origin",
+            None,
+            None,
+            "Web origin (such as https://app.example, or *) whose pages may"
+            " call the session API from a browser. Default: none.",
+        ],
+        [
+            "session-idle-timeout",
+            None,
+            "300",
+            "Seconds after which a session with no passed check, or whose"
+            " consent expired, is closed (0: never).",
+        ],
         # --- TURN ----------------------------------------------------------
         ["realm", None, "twisted-ice", "REALM of the TURN long-term credentials."],
         [
@@ -344,6 +358,17 @@ def check_ice_options(options: Options) -> None:
             ) from None
     options["dtls-fingerprint"] = "sha-256 " + certificate_fingerprint(certificate)
 
+    try:
+        idle_timeout = float(options["session-idle-timeout"])
+    except ValueError:
+        idle_timeout = -1.0
+    if not idle_timeout >= 0:
+        raise usage.UsageError(
+            f"invalid --session-idle-timeout {options['session-idle-timeout']!r}:"
+            " not a number of seconds, 0 or more"
+        )
+    options["session-idle-timeout"] = idle_timeout
+
 
 def build_ice(
     options: Options, parent: MultiService, writer: IPathWriter
@@ -359,6 +384,7 @@ def build_ice(
         udp_port=options["udp-port"],
         fingerprint=options["dtls-fingerprint"],
         forward_policy=options["forward-allow"],
+        session_idle_timeout=options["session-idle-timeout"] or None,
     )
     ice.writers[Transport.UDP] = writer
     ice.setServiceParent(parent)  # type: ignore[no-untyped-call]
@@ -371,7 +397,10 @@ def build_ice(
         raise SystemExit(
             f"{PROGRAM}: invalid --api {options['api']!r}: {error}"
         ) from None
-    site = ApiSite(SessionApi(ice, token=options["api-token"]))
+    resource = SessionApi(
+        ice, token=options["api-token"], cors_origin=options["api-cors-origin"]
+    )
+    site = ApiSite(resource)
     api = ApiService(endpoint, site, options["api"])
     api.setServiceParent(parent)  # type: ignore[no-untyped-call]
     return ice

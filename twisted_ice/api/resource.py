@@ -118,6 +118,9 @@ class SessionApi(Resource):
         accept requests without one.
     @ivar default_media: The media of a session created from a bare SDP
         offer without C{?media=}.
+    @ivar cors_origin: The web origin (such as C{https://app.example}) whose
+        pages may call the API from a browser, C{*} for any, or L{None} for
+        none.
     """
 
     isLeaf = True
@@ -128,11 +131,13 @@ class SessionApi(Resource):
         manager: ISessionManager,
         token: str | None = None,
         default_media: MediaSpec | None = None,
+        cors_origin: str | None = None,
     ) -> None:
         Resource.__init__(self)
         self.manager = manager
         self.token = token.encode("utf-8") if token else None
         self.default_media = default_media or MediaSpec()
+        self.cors_origin = cors_origin.encode("ascii") if cors_origin else None
 
     def render(self, request: server.Request) -> bytes:
         """
@@ -140,6 +145,8 @@ class SessionApi(Resource):
         a JSON error response.
         """
         request.setHeader(b"cache-control", b"no-store")
+        if self.allow_origin(request) and request.method == b"OPTIONS":
+            return self.preflight(request)
         try:
             return self.dispatch(request)
         except ApiError as error:
@@ -149,6 +156,37 @@ class SessionApi(Resource):
             return self.error(
                 request, ApiError(http.INTERNAL_SERVER_ERROR, "internal error")
             )
+
+    def allow_origin(self, request: server.Request) -> bool:
+        """
+        Add the CORS headers when the request's Origin is the configured one,
+        and return whether it is.
+        """
+        if self.cors_origin is None:
+            return False
+        origin = request.getHeader(b"origin")
+        if origin is None:
+            return False
+        if self.cors_origin != b"*" and origin != self.cors_origin:
+            return False
+        request.setHeader(b"access-control-allow-origin", origin)
+        request.setHeader(b"access-control-expose-headers", b"Location")
+        request.setHeader(b"vary", b"Origin")
+        return True
+
+    def preflight(self, request: server.Request) -> bytes:
+        """
+        Respond to a CORS preflight request: 204 with the methods and headers
+        a page may use. A preflight carries no token, so it is handled before
+        authentication, and it changes nothing.
+        """
+        request.setResponseCode(http.NO_CONTENT)
+        request.setHeader(b"access-control-allow-methods", b"GET, POST, PATCH, DELETE")
+        request.setHeader(
+            b"access-control-allow-headers", b"Authorization, Content-Type"
+        )
+        request.setHeader(b"access-control-max-age", b"600")
+        return b""
 
     def error(self, request: server.Request, error: ApiError) -> bytes:
         """
