@@ -175,8 +175,10 @@ class ITurnService(IStunService):
 
     def channel_data_received(data: bytes, path: Path) -> None:
         """
-        Handle one ChannelData message (its padding included on stream
-        transports) that arrived on C{path}. Never raises.
+        Handle one ChannelData message that arrived on C{path}. The TCP/TLS
+        mux hands it on without the padding of the stream, and UDP
+        datagrams may or may not carry padding, so bytes after the length in
+        the header are ignored. Never raises.
         """
 
     def path_closed(path: Path) -> None:
