@@ -262,10 +262,10 @@ class IceTcpTests(MuxTestCase):
         protocol.dataReceived(frame_rfc4571(dtls) + frame_rfc4571(rtp))
         self.assertEqual(self.ice.media, [(dtls, path), (rtp, path)])
 
-    def test_oversized_length_closes(self) -> None:
+    def test_stun_frame_mismatch_dropped(self) -> None:
         """
-        There is no RFC 4571 length over the maximum, but a STUN length that
-        disagrees with its frame is dropped as malformed.
+        A STUN message whose length disagrees with its RFC 4571 frame is
+        dropped as malformed; the framing is intact, so the connection stays.
         """
         protocol, transport = self.connect()
         protocol.dataReceived(frame_rfc4571(binding_check()))
@@ -583,6 +583,19 @@ class TimeoutTests(MuxTestCase):
         for _ in range(10):
             self.clock.advance(DEFAULT_IDLE_TIMEOUT / 10)
             protocol.dataReceived(b"x")
+        self.assertTrue(transport.disconnecting)
+
+    def test_largest_stun_header_bounded(self) -> None:
+        """
+        A TURN STUN header claiming the largest length holds only what
+        arrived, and the idle timeout closes a connection that never sends
+        the rest.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived(allocate())
+        protocol.dataReceived(b"\x00\x03\xff\xfc\x21\x12\xa4\x42" + b"\x00" * 100)
+        self.assertEqual(self.turn.stun[1:], [])
+        self.clock.advance(DEFAULT_IDLE_TIMEOUT)
         self.assertTrue(transport.disconnecting)
 
     def test_close_cancels_timers(self) -> None:
