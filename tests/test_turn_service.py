@@ -884,6 +884,23 @@ class TurnOptionsTests(SynchronousTestCase):
             message = exit_message(*TURN_ON, option, "10.0.0.0/33")
             self.assertIn(f"invalid {option} '10.0.0.0/33'", message)
 
+    def test_rfc5766_channels_off(self) -> None:
+        """
+        By default the service accepts channels up to 0x4FFF (RFC 8656).
+        """
+        service = build_turn_service(parse(*TURN_ON), MultiService(), RecordingWriter())
+        assert service is not None
+        self.assertEqual(service.max_channel, 0x4FFF)
+
+    def test_rfc5766_channels_on(self) -> None:
+        """
+        C{--rfc5766-channels} accepts channels up to 0x7FFF (RFC 5766).
+        """
+        options = parse(*TURN_ON, "--rfc5766-channels")
+        service = build_turn_service(options, MultiService(), RecordingWriter())
+        assert service is not None
+        self.assertEqual(service.max_channel, 0x7FFF)
+
     def test_separator_invalid(self) -> None:
         """
         A C{--rest-api-separator} of more than one character is rejected.

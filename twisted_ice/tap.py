@@ -226,6 +226,13 @@ class Options(usage.Options):
             raise usage.UsageError("invalid --auth-secret: empty")
         self.setdefault("auth-secret", []).append(value)
 
+    def opt_rfc5766_channels(self) -> None:
+        """
+        Accept TURN channel numbers up to 0x7FFF, as RFC 5766 did, for
+        clients such as coturn's turnutils_uclient; RFC 8656 allows 0x4FFF.
+        """
+        self["rfc5766-channels"] = True
+
     def opt_allow_peer(self, value: str) -> None:
         """
         CIDR network of TURN peers to allow, over every deny rule; repeatable.
@@ -482,6 +489,7 @@ def check_turn_options(options: Options) -> None:
     options.setdefault("auth-secret", [])
     options.setdefault("allow-peer", [])
     options.setdefault("deny-peer", [])
+    options.setdefault("rfc5766-channels", False)
     if not options["realm"]:
         raise usage.UsageError("invalid --realm: empty")
     if options["users"] is not None:

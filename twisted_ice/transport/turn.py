@@ -49,6 +49,7 @@ from twisted_ice.turn import (
     TurnAction,
     TurnConfig,
     TurnCore,
+    channeldata,
 )
 
 LOG_INTERVAL = 10.0
@@ -176,6 +177,14 @@ class TurnService(Service):
         self._auth_log = _RateLimitedLog(reactor)
         self._error_log = _RateLimitedLog(reactor)
         relays.receiver = self.peer_datagram_received
+
+    @property
+    def max_channel(self) -> int:
+        """
+        The highest channel number ChannelBind accepts: 0x4FFF, or 0x7FFF
+        with the RFC 5766 range. The muxes route ChannelData up to it.
+        """
+        return self.core.config.max_channel
 
     def register_writer(self, transport: Transport, writer: IPathWriter) -> None:
         """
@@ -506,6 +515,11 @@ def build_turn_service(
         max_allocations=options["max-allocations"],
         user_quota=options["user-quota"],
         software=options.get("software"),
+        max_channel=(
+            channeldata.RFC5766_CHANNEL_MAX
+            if options.get("rfc5766-channels")
+            else channeldata.CHANNEL_MAX
+        ),
     )
     policy = PeerPolicy(
         own_addresses=own_addresses(options),
