@@ -10,7 +10,7 @@ what a connection carries, and the two stream splitters.
     bytes on the stream.
 
 Bytes go in, whole frames come out. Every length is checked before anything
-waits for it, so a splitter never holds more than one maximal frame, and a
+waits for it, so a splitter never buffers more than one maximal frame, and a
 stream that breaks the framing raises L{FramingError}: the caller then closes
 the connection, because no later byte can be trusted to start a frame.
 """
@@ -41,7 +41,7 @@ MAX_CHANNEL_DATA = CHANNEL_DATA_HEADER_SIZE + 65536
 to 65536 bytes."""
 
 SNIFF_BYTES = 10
-"""The most bytes L{sniff} needs to decide: an ICE-TCP frame's magic cookie
+"""The maximum number of bytes L{sniff} needs to decide: an ICE-TCP frame's magic cookie
 ends at offset 10."""
 
 _TLS_HANDSHAKE = 0x16
@@ -57,7 +57,7 @@ class FramingError(ValueError):
 
 class StreamKind(enum.Enum):
     """
-    What a connection carries, decided from its first bytes.
+    The kind of stream a connection carries, decided from its first bytes.
     """
 
     TLS = "tls"
@@ -336,14 +336,15 @@ def pad_channel_data(data: bytes) -> bytes:
     padded with zero bytes to a multiple of 4, as a stream carries it (RFC
     8656 section 12.5).
 
-    @raise ValueError: when C{data} is shorter than its header says.
+    @raise ValueError: when C{data} is shorter than the length in its header.
     """
     if len(data) < CHANNEL_DATA_HEADER_SIZE:
         raise ValueError(f"ChannelData message of {len(data)} bytes has no header")
     size = CHANNEL_DATA_HEADER_SIZE + int.from_bytes(data[2:4], "big")
     if len(data) < size:
         raise ValueError(
-            f"ChannelData message of {len(data)} bytes, its header says {size}"
+            f"ChannelData message of {len(data)} bytes is shorter than the"
+            f" {size} bytes its header gives"
         )
     padding = -size % 4
     if len(data) == size + padding and not any(data[size:]):
