@@ -798,11 +798,22 @@ class TurnOptionsTests(SynchronousTestCase):
         options = parse(*TURN_ON, "--relay-ip", "127.0.0.2")
         self.assertEqual(options["relay-ip"], "127.0.0.2")
 
+    def test_relay_ip_machine_address(self) -> None:
+        """
+        Without C{--relay-ip} and C{--interface}, relay ports are on the
+        machine's first non-loopback address.
+        """
+        self.patch(tap, "default_public_addresses", lambda interface: ["192.0.2.9"])
+        self.assertEqual(parse("--user", "alice:one")["relay-ip"], "192.0.2.9")
+
     def test_relay_ip_needed(self) -> None:
         """
-        With TURN on and no C{--interface}, C{--relay-ip} is required.
+        With TURN on, no C{--interface} and no address on the machine,
+        C{--relay-ip} is required.
         """
-        self.assertIn("missing --relay-ip", exit_message("--user", "alice:one"))
+        self.patch(tap, "default_public_addresses", lambda interface: [])
+        message = exit_message("--public-ip", "192.0.2.9", "--user", "alice:one")
+        self.assertIn("missing --relay-ip", message)
 
     def test_relay_ip_invalid(self) -> None:
         """

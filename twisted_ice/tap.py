@@ -140,7 +140,8 @@ class Options(usage.Options):
             "relay-ip",
             None,
             None,
-            "IP address of TURN relay ports, as clients see it. Default: --interface.",
+            "IP address of TURN relay ports, as clients see it. Default:"
+            " --interface, or this machine's first non-loopback address.",
         ],
         [
             "max-lifetime",
@@ -477,6 +478,18 @@ def parse_port_range(option: str, value: str) -> range:
     return range(low, high + 1)
 
 
+def default_relay_ip(interface: str) -> str | None:
+    """
+    Return the address of the relay ports when C{--relay-ip} is not given:
+    C{interface} itself, or, for a wildcard, this machine's first address
+    that is neither loopback nor link-local, IPv4 first.
+    """
+    if interface and not ipaddress.ip_address(interface).is_unspecified:
+        return interface
+    addresses = default_public_addresses(interface)
+    return addresses[0] if addresses else None
+
+
 def check_turn_options(options: Options) -> None:
     """
     Check and convert the TURN options; set C{options["turn"]} to whether
@@ -523,11 +536,10 @@ def check_turn_options(options: Options) -> None:
     if not options["turn"]:
         return
 
-    relay_ip = options["relay-ip"] or options["interface"]
+    relay_ip = options["relay-ip"] or default_relay_ip(options["interface"])
     if not relay_ip:
         raise usage.UsageError(
-            "missing --relay-ip: TURN needs the address of its relay ports"
-            " when --interface is not given"
+            "missing --relay-ip: no address for TURN relay ports found on this machine"
         )
     try:
         address = ipaddress.ip_address(relay_ip)

@@ -455,11 +455,12 @@ def _format_addresses(addresses: Iterable[Address]) -> str:
 def own_addresses(options: Mapping[str, Any]) -> list[Address]:
     """
     Return this server's ICE addresses for the peer policy: the UDP port on
-    the relay address and on the listening address, so a client can reach
-    the lite ICE agent through its relay here.
+    the relay address, the listening address and the ICE candidate
+    addresses (C{--public-ip}), so a client can reach the lite ICE agent
+    through its relay here.
     """
     port = options["udp-port"]
-    hosts = {options["relay-ip"]}
+    hosts = {options["relay-ip"], *options.get("public-ip", ())}
     if options.get("interface"):
         hosts.add(options["interface"])
     return [(host, port) for host in sorted(hosts)]
