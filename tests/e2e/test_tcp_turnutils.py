@@ -36,13 +36,6 @@ CLIENTS = 4
 MESSAGES = 100
 """Messages each client sends."""
 
-LEGACY_CHANNELS = (
-    "the TURN server answers 400 to ChannelBind for channels above 0x4FFF,"
-    " and uclient binds channels up to 0x7FFF (RFC 5766), so it gives up"
-)
-"""The C{todo} of the ChannelData tests until the TURN server accepts the
-channels that coturn's uclient binds."""
-
 
 class TurnOverTcpTests(unittest.TestCase):
     """
@@ -71,6 +64,8 @@ class TurnOverTcpTests(unittest.TestCase):
                 f"{USER}:{PASSWORD}",
                 "--allow-peer",
                 f"{LOOPBACK}/32",
+                # coturn's uclient binds channels up to 0x7FFF (RFC 5766).
+                "--rfc5766-channels",
             ],
             ready=(UDP_READY, TCP_READY),
         )
@@ -126,16 +121,11 @@ class TurnOverTcpTests(unittest.TestCase):
         """
         self.assert_no_loss(self.relay(["-t"]))
 
-    # TODO: expected to fail until the TURN server accepts uclient's channels.
-    test_tcp_channel_data.todo = LEGACY_CHANNELS  # type: ignore[attr-defined]
-
     def test_tls_channel_data(self) -> None:
         """
         Over TLS with ChannelData (C{-t -S}), nothing is lost.
         """
         self.assert_no_loss(self.relay(["-t", "-S"]))
-
-    test_tls_channel_data.todo = LEGACY_CHANNELS  # type: ignore[attr-defined]
 
     def test_tcp_odd_sizes(self) -> None:
         """
@@ -158,5 +148,3 @@ class TurnOverTcpTests(unittest.TestCase):
         assert isinstance(result, UclientResult)
         self.assertEqual(result.lost, 0, result.output)
         self.assertIn("tot_recv_bytes ~ 10100", result.output)
-
-    test_tcp_odd_sizes.todo = LEGACY_CHANNELS  # type: ignore[attr-defined]
