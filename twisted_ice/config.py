@@ -54,6 +54,8 @@ SECRET_OPTIONS = frozenset({"user", "auth-secret", "api-token"})
 
 HIDDEN = "(value hidden)"
 
+_SECRET_WORDS = ("secret", "password", "token", "user", "key")
+
 _BOOLEANS = {
     "1": True,
     "yes": True,
@@ -421,8 +423,11 @@ def apply_config_file(
         name = option_name(options, entry.key)
         where = f"{path} line {entry.line}" if entry.line else path
         if name is None or name in EXCLUDED_OPTIONS:
+            shown = entry.text
+            if any(word in entry.key.lower() for word in _SECRET_WORDS):
+                shown = HIDDEN
             raise usage.UsageError(
-                f"unknown option {entry.key!r} in config file {where};"
+                f"unknown option {entry.key!r} = {shown} in config file {where};"
                 " see --help for the options"
             )
         if name in seen:

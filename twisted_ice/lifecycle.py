@@ -704,7 +704,7 @@ def build_operations(options: usage.Options, parent: MultiService) -> IService:
     """
     tree = ServiceTree(parent)
     if tree.users_reloader is not None:
-        tree.users_reloader.disownServiceParent()
+        tree.users_reloader.disownServiceParent()  # type: ignore[no-untyped-call]
     root = OperationsService(
         tree,
         Reloader(options, tree),

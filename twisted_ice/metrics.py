@@ -336,8 +336,8 @@ class MetricsService(Service):
         @param description: the endpoint string, for messages.
         """
         root = Resource()
-        root.putChild(b"metrics", MetricsResource(registry))
-        self.site = _QuietSite(root)
+        root.putChild(b"metrics", MetricsResource(registry))  # type: ignore[no-untyped-call]
+        self.site = _QuietSite(root)  # type: ignore[no-untyped-call]
         self.site.noisy = False
         self.endpoint = endpoint
         self.description = description
