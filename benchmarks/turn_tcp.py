@@ -42,9 +42,8 @@ PASSWORD = "bench-password"
 REALM = "twisted-ice"
 
 TRANSPORTS = {"tcp": ["-t"], "tls": ["-t", "-S"]}
-"""uclient flags per transport. C{-s} (Send and Data indications) is added to
-every run: coturn's uclient binds channels above 0x4FFF, which mcs-ice
-rejects by default, and both servers must get the same load."""
+"""uclient flags per transport. uclient relays with ChannelData, on channels
+up to 0x7FFF (RFC 5766), so mcs-ice runs with C{--rfc5766-channels}."""
 
 
 def free_tcp_port() -> int:
@@ -133,6 +132,7 @@ def mcs_ice_tcp(port: int, certificate: Path, key: Path) -> ServerProcess:
             REALM,
             "--allow-peer",
             f"{LOOPBACK}/32",
+            "--rfc5766-channels",
             "--relay-ports",
             "55000-59999",
         ],
@@ -166,7 +166,7 @@ def measure(
             messages=options.messages,
             size=options.size,
             interval_ms=options.interval,
-            flags=[*flags, "-s"],
+            flags=flags,
         )
         before = server.cpu_seconds()
         result = run_uclient(argv)
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {machine_description()}")
     print(
         f"load: turnutils_uclient -m {options.clients} -n {options.messages}"
-        f" -l {options.size} -z {options.interval} -s, per server and transport"
+        f" -l {options.size} -z {options.interval}, per server and transport"
     )
     print(
         f"{'transport':<10} {'server':<8} {'sent':>7} {'back':>7} {'lost':>5}"
