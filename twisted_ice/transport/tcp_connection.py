@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from twisted_ice.transport.tcp import TcpMux
 
 FAILURE_LOG_INTERVAL = 10.0
-"""Seconds between two logged failures of the same kind; the ones in between
+"""Seconds between two logged failures of the same kind. Failures in between
 are only counted."""
 
 _TURN_REQUESTS = frozenset(
@@ -97,7 +97,7 @@ class DropReason(enum.StrEnum):
 
 class _StreamTransport(TypingProtocol):
     """
-    What the mux uses of a TCP transport or of a L{TLSMemoryBIOProtocol}.
+    The methods the mux calls on a TCP transport or a L{TLSMemoryBIOProtocol}.
     """
 
     def write(self, data: bytes) -> None: ...
@@ -131,9 +131,10 @@ class RateLimit:
 
     def allow(self) -> int | None:
         """
-        Return the number of events suppressed since the last one let
-        through when this one may go through now; else count it and return
-        L{None}.
+        Decide whether the current event may be logged.
+
+        @return: the number of events suppressed since the last one that was
+            let through, or L{None} when this one is suppressed and counted.
         """
         now = self._clock.seconds()
         if now - self._last < FAILURE_LOG_INTERVAL:
