@@ -14,6 +14,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted_ice.addresses import Path, Transport
+from twisted_ice.api import SessionLimitError
 from twisted_ice.ice import CONSENT_TIMEOUT, OfferError, Stream
 from twisted_ice.interfaces import (
     IIceService,
@@ -704,3 +705,33 @@ class IdleSessionTests(IceServiceTestCase):
         session_id, _ = self.create()
         self.clock.advance(3600)
         self.assertIsNotNone(self.service.get_session(session_id))
+
+
+class SessionLimitTests(IceServiceTestCase):
+    """
+    C{max_sessions}.
+    """
+
+    def test_limit_rejects_session(self) -> None:
+        """
+        At the limit, a new session raises L{SessionLimitError} and nothing
+        is created.
+        """
+        self.service.max_sessions = 2
+        self.create()
+        self.create()
+        with self.assertRaises(SessionLimitError) as caught:
+            self.service.create_session(OFFER)
+        self.assertIn("maximum of 2 sessions", str(caught.exception))
+        self.assertEqual(len(self.service.agent.sessions), 2)
+        self.assertEqual(len(self.handlers), 2)
+
+    def test_closed_session_frees_room(self) -> None:
+        """
+        Closing a session makes room for a new one.
+        """
+        self.service.max_sessions = 1
+        session_id, _ = self.create()
+        self.service.close_session(session_id)
+        info = self.service.create_session(OFFER)
+        self.assertEqual(info.state, "new")

@@ -11,6 +11,13 @@ from typing import Any
 from twisted_ice.addresses import Path
 
 
+class SessionLimitError(Exception):
+    """
+    The session manager has as many sessions as it may hold, so it creates
+    no more until some close.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class StreamInfo:
     """

@@ -20,7 +20,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_ice.addresses import Path, Transport
-from twisted_ice.api.status import SessionInfo, StreamInfo
+from twisted_ice.api.status import SessionInfo, SessionLimitError, StreamInfo
 from twisted_ice.ice import (
     Candidate,
     CheckResult,
@@ -144,6 +144,8 @@ class IceService(Service):
     @ivar tcp_port: The port of passive TCP candidates, or L{None} for none.
     @ivar fingerprint: The DTLS certificate fingerprint for mirrored answers.
     @ivar forward_policy: Where C{forward} media may go.
+    @ivar max_sessions: The most sessions held at once, or L{None} for no
+        limit.
     @ivar session_idle_timeout: Seconds after which a C{new} or
         C{disconnected} session is closed, or L{None} to keep it until it is
         closed through the API.
@@ -164,6 +166,7 @@ class IceService(Service):
         handler_factory: HandlerFactory | None = None,
         reactor: IReactorTime | None = None,
         session_idle_timeout: float | None = DEFAULT_SESSION_IDLE_TIMEOUT,
+        max_sessions: int | None = None,
     ) -> None:
         """
         @param handler_factory: Builds stream handlers; by default C{echo}
@@ -185,6 +188,7 @@ class IceService(Service):
         self.forward_policy = forward_policy or ForwardPolicy()
         self.handler_factory = handler_factory or self.build_handler
         self.session_idle_timeout = session_idle_timeout
+        self.max_sessions = max_sessions
         self.checks_failed = 0
         self.check_results: Counter[CheckResult] = Counter()
         self._media: dict[str, MediaSpec] = {}
@@ -279,7 +283,19 @@ class IceService(Service):
             configured ones when L{None}.
         @raise ValueError: The offer, the answer or the media is invalid, or
             no candidate is left for C{transports}.
+        @raise SessionLimitError: C{max_sessions} sessions are open.
         """
+        if self.max_sessions is not None and len(self.agent.sessions) >= (
+            self.max_sessions
+        ):
+            self.log.warn(
+                "Rejected a session: {count} sessions open, the maximum",
+                count=len(self.agent.sessions),
+            )
+            raise SessionLimitError(
+                f"this server holds its maximum of {self.max_sessions} sessions;"
+                " retry later or on another server"
+            )
         media = media if media is not None else MediaSpec()
         if media.target is not None:
             self.forward_policy.check(media.target)
