@@ -15,7 +15,14 @@ from twisted.trial import unittest
 from zope.interface import implementer
 
 from twisted_ice.addresses import Path, Transport
-from twisted_ice.api import MAX_BODY_SIZE, ApiSite, SessionApi, SessionInfo, StreamInfo
+from twisted_ice.api import (
+    MAX_BODY_SIZE,
+    ApiSite,
+    SessionApi,
+    SessionInfo,
+    SessionLimitError,
+    StreamInfo,
+)
 from twisted_ice.interfaces import ISessionManager
 from twisted_ice.media import MediaSpec
 
@@ -48,6 +55,8 @@ class FakeManager:
     ) -> SessionInfo:
         if "bad" in offer:
             raise ValueError("offer has no ice-ufrag")
+        if "full" in offer:
+            raise SessionLimitError("this server holds its maximum of 1 sessions")
         self.created.append(
             {"offer": offer, "answer": answer, "media": media, "transports": transports}
         )
@@ -333,6 +342,17 @@ class CreateTests(ApiTestCase):
         response = self.post_sdp("bad offer")
         self.assertEqual(response.code, 400)
         self.assertEqual(response.json(), {"error": "offer has no ice-ufrag"})
+
+    def test_session_limit_gets_503(self) -> None:
+        """
+        A manager at its session limit gives 503 with Retry-After.
+        """
+        response = self.post_sdp("full")
+        self.assertEqual(response.code, 503)
+        self.assertEqual(response.headers["retry-after"], "10")
+        self.assertEqual(
+            response.json(), {"error": "this server holds its maximum of 1 sessions"}
+        )
 
     def test_invalid_json_gets_400(self) -> None:
         """

@@ -208,7 +208,10 @@ class IdleTimeoutOptionTests(unittest.TestCase):
         """
         0 turns the idle timeout off in the service.
         """
-        options = parse("--interface", "127.0.0.1", "--session-idle-timeout", "0")
+        options = parse(
+            "--interface", "127.0.0.1", "--udp-port", "0",
+            "--session-idle-timeout", "0",
+        )  # fmt: skip
         service = tap.makeService(options)
         assert isinstance(service, MultiService)
         for child in service:
@@ -243,6 +246,43 @@ class IdleTimeoutOptionTests(unittest.TestCase):
             "--interface", "127.0.0.1", "--session-idle-timeout", "nan"
         )
         self.assertIn("invalid --session-idle-timeout 'nan'", message)
+
+
+class MaxSessionsOptionTests(unittest.TestCase):
+    """
+    C{--max-sessions}.
+    """
+
+    def test_default(self) -> None:
+        """
+        At most 100,000 sessions by default.
+        """
+        options = parse("--interface", "127.0.0.1")
+        self.assertEqual(options["max-sessions"], 100000)
+
+    def test_reaches_service(self) -> None:
+        """
+        The limit reaches the ICE service, and 0 means none.
+        """
+        for value, expected in (("5", 5), ("0", None)):
+            options = parse(
+                "--interface", "127.0.0.1", "--udp-port", "0", "--max-sessions", value
+            )  # fmt: skip
+            service = tap.makeService(options)
+            assert isinstance(service, MultiService)
+            for child in service:
+                if isinstance(child, UdpMuxService):
+                    self.addCleanup(child.stopService)
+            ice = [c for c in service if isinstance(c, IceService)][0]
+            self.assertEqual(ice.max_sessions, expected)
+
+    def test_invalid_rejected(self) -> None:
+        """
+        A negative or fractional limit ends parsing.
+        """
+        for value in ("-1", "2.5", "many"):
+            message = exit_message("--interface", "127.0.0.1", "--max-sessions", value)
+            self.assertIn(f"invalid --max-sessions {value!r}", message)
 
 
 class BuildTests(unittest.TestCase):

@@ -98,6 +98,13 @@ class Options(usage.Options):
             " call the session API from a browser. Default: none.",
         ],
         [
+            "max-sessions",
+            None,
+            "100000",
+            "Maximum number of sessions at once; more get 503 (0: no limit)."
+            " Each session uses about 2.3 KiB.",
+        ],
+        [
             "session-idle-timeout",
             None,
             "300",
@@ -377,6 +384,17 @@ def check_ice_options(options: Options) -> None:
         )
     options["session-idle-timeout"] = idle_timeout
 
+    try:
+        max_sessions = int(options["max-sessions"])
+    except ValueError:
+        max_sessions = -1
+    if max_sessions < 0:
+        raise usage.UsageError(
+            f"invalid --max-sessions {options['max-sessions']!r}:"
+            " not a whole number, 0 or more"
+        )
+    options["max-sessions"] = max_sessions
+
 
 def build_ice(
     options: Options, parent: MultiService, writer: IPathWriter
@@ -393,6 +411,7 @@ def build_ice(
         fingerprint=options["dtls-fingerprint"],
         forward_policy=options["forward-allow"],
         session_idle_timeout=options["session-idle-timeout"] or None,
+        max_sessions=options["max-sessions"] or None,
     )
     ice.writers[Transport.UDP] = writer
     ice.setServiceParent(parent)  # type: ignore[no-untyped-call]

@@ -16,7 +16,7 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from twisted_ice.addresses import Transport
-from twisted_ice.api.status import SessionInfo
+from twisted_ice.api.status import SessionInfo, SessionLimitError
 from twisted_ice.interfaces import ISessionManager
 from twisted_ice.media import MediaSpec, parse_target
 
@@ -348,6 +348,10 @@ class SessionApi(Resource):
             session = self.manager.create_session(
                 offer, answer=answer, media=media, transports=transports
             )
+        except SessionLimitError as error:
+            raise ApiError(
+                http.SERVICE_UNAVAILABLE, str(error), {b"retry-after": b"10"}
+            ) from None
         except ValueError as error:
             self.log.info(
                 "Rejected a session request from {client}: {error}",
