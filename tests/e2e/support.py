@@ -129,6 +129,13 @@ def twistd_command(
         # The TCP listener's default port is 443: off unless a test sets it.
         "--tcp-port",
         "0",
+        # SIGTERM from stop() exits without draining live sessions and
+        # allocations, unless a test sets --drain-timeout itself.
+        "--drain-timeout",
+        "0",
+        # The session API's default port is 8090: any free port here.
+        "--api",
+        "tcp:0:interface=127.0.0.1",
         *extra_args,
     ]
 
