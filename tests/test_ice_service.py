@@ -553,6 +553,15 @@ class SessionApiTests(IceServiceTestCase):
         self.assertIn(" tcp ", both.answer)
         self.assertIn("tcptype passive", both.answer)
 
+    def test_udp_port_zero_uses_mux_port(self) -> None:
+        """
+        With UDP port 0, candidates carry the port the UDP writer listens on.
+        """
+        self.service.udp_port = 0
+        self.udp.local = ("127.0.0.1", 40123)  # type: ignore[attr-defined]
+        info = self.service.create_session(OFFER)
+        self.assertIn("127.0.0.1 40123 typ host", info.answer)
+
     def test_get_unknown_none(self) -> None:
         """
         An unknown session id gives L{None}.

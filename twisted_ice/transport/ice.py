@@ -140,7 +140,8 @@ class IceService(Service):
         the UDP mux registers itself for C{udp}, the TCP mux for C{tcp} and
         C{tls}.
     @ivar addresses: The IP addresses put in host candidates.
-    @ivar udp_port: The UDP port of the candidates.
+    @ivar udp_port: The UDP port of the candidates; 0 takes the port of the
+        UDP writer's C{local} address (the mux's socket).
     @ivar tcp_port: The port of passive TCP candidates, or L{None} for none.
     @ivar fingerprint: The DTLS certificate fingerprint for mirrored answers.
     @ivar forward_policy: Where C{forward} media may go.
@@ -317,6 +318,7 @@ class IceService(Service):
             raise
         self.log.info(
             "Created session {session_id}: {streams} streams, media {mode}",
+            event="session.created",
             session_id=session.id,
             streams=len(session.streams),
             mode=media.mode,
@@ -373,7 +375,9 @@ class IceService(Service):
         for stream in session.streams:
             if stream.handler is not None:
                 stream.handler.close()
-        self.log.info("Closed session {session_id}", session_id=session_id)
+        self.log.info(
+            "Closed session {session_id}", event="session.closed", session_id=session_id
+        )
         return True
 
     # --- helpers ------------------------------------------------------------
@@ -384,7 +388,12 @@ class IceService(Service):
 
         @raise ValueError: None is left.
         """
-        candidates = host_candidates(self.addresses, self.udp_port, self.tcp_port)
+        udp_port = self.udp_port
+        if udp_port == 0:
+            # Started with --udp-port 0: the mux knows the port it was given.
+            local = getattr(self.writers.get(Transport.UDP), "local", ("", 0))
+            udp_port = local[1]
+        candidates = host_candidates(self.addresses, udp_port, self.tcp_port)
         if transports is not None:
             names = {str(transport) for transport in transports}
             candidates = tuple(c for c in candidates if c.transport in names)
@@ -530,6 +539,7 @@ class IceService(Service):
                     self._idle_since.pop(event.session.id, None)
                 self.log.info(
                     "Session {session_id} is {state}",
+                    event="session.state",
                     session_id=event.session.id,
                     state=str(event.new),
                 )
