@@ -328,6 +328,23 @@ class CreateTests(ApiTestCase):
         self.assertEqual(created["answer"], ANSWER)
         self.assertEqual(created["media"], MediaSpec("forward", ("::1", 6000)))
 
+    def test_json_without_media_default(self) -> None:
+        """
+        A JSON request without C{media} gets the API's default media.
+        """
+        self.site = ApiSite(
+            SessionApi(
+                self.manager,
+                token=TOKEN,
+                default_media=MediaSpec("forward", ("127.0.0.1", 7000)),
+            ),
+            reactor=Clock(),
+        )
+        self.post_json({"offer": OFFER})
+        self.assertEqual(
+            self.manager.created[0]["media"], MediaSpec("forward", ("127.0.0.1", 7000))
+        )
+
     def test_json_echo_media(self) -> None:
         """
         C{{"mode": "echo"}} gives echo media.

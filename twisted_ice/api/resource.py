@@ -340,7 +340,11 @@ class SessionApi(Resource):
             offer = body["offer"]
             answer = body.get("answer")
             try:
-                media = MediaSpec.from_json(body.get("media", {"mode": "echo"}))
+                media = (
+                    MediaSpec.from_json(body["media"])
+                    if "media" in body
+                    else self.default_media
+                )
             except ValueError as error:
                 raise ApiError(http.BAD_REQUEST, str(error)) from None
 
