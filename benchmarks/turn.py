@@ -17,7 +17,7 @@ the loopback echo peer (C{turnutils_peer}) allowed. For each server it:
 Run from the repository root::
 
     python -m benchmarks.turn [--clients 10] [--messages 500] [--size 100]
-        [--interval 10] [--allocations 500]
+        [--interval 10] [--allocations 500] [--send-indications]
 
 With the defaults a run takes well under two minutes.
 """
@@ -209,7 +209,6 @@ def measure(
     peer: EchoPeer,
     arguments: argparse.Namespace,
     uclient: str,
-    secret_flags: Sequence[str] = (),
 ) -> TurnResult:
     """
     Start C{server}, run the relay load and the allocation benchmark, and
@@ -227,7 +226,7 @@ def measure(
             messages=arguments.messages,
             size=arguments.size,
             interval_ms=arguments.interval,
-            flags=secret_flags,
+            flags=["-s"] if arguments.send_indications else [],
         )
         before = server.cpu_seconds()
         result = run_uclient(argv)
@@ -254,7 +253,8 @@ def print_results(results: list[TurnResult], arguments: argparse.Namespace) -> N
     print(
         f"load: {arguments.clients} clients x {arguments.messages} messages of"
         f" {arguments.size} bytes every {arguments.interval} ms;"
-        f" {arguments.allocations} allocations"
+        f" {arguments.allocations} allocations;"
+        f" {'Send indications' if arguments.send_indications else 'channels'}"
     )
     header = (
         f"{'server':<8} {'sent':>6} {'lost':>5} {'rtt ms':>7} {'cpu us/pkt':>11}"
@@ -287,6 +287,11 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--allocations", type=int, default=500, help="allocations to create"
+    )
+    parser.add_argument(
+        "--send-indications",
+        action="store_true",
+        help="relay with Send and Data indications (uclient -s), not channels",
     )
     parser.add_argument(
         "--only",
