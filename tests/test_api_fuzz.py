@@ -1,6 +1,6 @@
 """
 Property tests of the session API with the real ICE service behind it: any
-request gets a defined answer, a JSON error for every failure, never a 500.
+request gets a defined response, a JSON error for every failure, never a 500.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class ApiFuzzTests(unittest.TestCase):
 
     def check_response(self, response: Any) -> None:
         """
-        Assert that C{response} is a defined answer: no 500, and a JSON
+        Assert that C{response} is a defined response: no 500, and a JSON
         error message for every error status.
         """
         self.assertIn(response.code, (200, 201, 204, 400, 404, 405, 413, 415))
@@ -141,7 +141,7 @@ class ApiFuzzTests(unittest.TestCase):
     @given(json_bodies, paths)
     def test_json_bodies_defined(self, body: Any, path: bytes) -> None:
         """
-        Any JSON body posted gets a defined answer.
+        Any JSON body posted gets a defined response.
         """
         data = json.dumps(body).encode()
         response = self.send(b"POST", path, data, b"application/json")
@@ -151,7 +151,7 @@ class ApiFuzzTests(unittest.TestCase):
     @given(offers, paths)
     def test_sdp_bodies_defined(self, offer: str, path: bytes) -> None:
         """
-        Any SDP text posted gets a defined answer.
+        Any SDP text posted gets a defined response.
         """
         response = self.send(b"POST", path, offer.encode(), b"application/sdp")
         self.check_response(response)
@@ -162,7 +162,7 @@ class ApiFuzzTests(unittest.TestCase):
         self, method: bytes, path: bytes, body: bytes, content_type: bytes | None
     ) -> None:
         """
-        Any method, path, bytes and content type get a defined answer.
+        Any method, path, bytes and content type get a defined response.
         """
         response = self.send(method, path, body, content_type)
         self.check_response(response)
