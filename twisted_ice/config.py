@@ -40,7 +40,7 @@ CONFIG_OPTION = "config"
 """The long name of the option that names the configuration file."""
 
 INI_SECTION = "mcs-ice"
-"""The section of an INI configuration file that holds the options."""
+"""The section of an INI configuration file that contains the options."""
 
 INI_SUFFIXES = frozenset({".ini", ".cfg", ".conf"})
 """File name suffixes read as INI; C{.toml} is TOML, and any other name is
@@ -89,7 +89,7 @@ class ConfigEntry:
 @dataclass(frozen=True, slots=True)
 class ConfigSource:
     """
-    Where an option's value came from: a line of the configuration file.
+    The line of the configuration file that set an option.
     """
 
     path: str
@@ -120,7 +120,7 @@ def read_config_file(path: str) -> list[ConfigEntry]:
     Read the options of the TOML or INI file at C{path}.
 
     @raise usage.UsageError: when the file cannot be read or parsed, naming
-        the file and, where the parser says, the line.
+        the file and, where the parser reports it, the line.
     """
     try:
         text = FilePath(path).read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ SIGTERM, and the metrics endpoint, around the service tree of
 L{twisted_ice.tap.makeService}.
 
 L{OperationsService} is the root service. Its C{stopService}, which twistd
-calls before shutdown, first drains: the session API answers 503 to new
+calls before shutdown, first drains: the session API responds 503 to new
 sessions and C{/health}, TURN refuses new allocations (486, or 300 with
 ALTERNATE-SERVER), and live sessions and allocations go on until they end or
 C{--drain-timeout} passes. Only then do the other services stop. A second

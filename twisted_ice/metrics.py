@@ -40,7 +40,7 @@ CHECK_ERROR_CODES: Mapping[CheckResult, int] = {
     CheckResult.WRONG_REMOTE_UFRAG: 401,
     CheckResult.UNKNOWN_ATTRIBUTE: 420,
 }
-"""The error code the lite ICE agent answers each failed check with."""
+"""The error code of the response to each kind of failed check."""
 
 CHECK_AUTHENTICATION_FAILURES = frozenset(
     {
