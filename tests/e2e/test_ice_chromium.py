@@ -70,6 +70,22 @@ async ([answer, timeout]) => {
 }
 """
 
+RESTART_OFFER = """
+async (timeout) => {
+  const pc = window.pc;
+  pc.restartIce();
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") { resolve(); return; }
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+    setTimeout(resolve, timeout);
+  });
+  return pc.localDescription.sdp;
+}
+"""
+
 SELECTED_LOCAL = """
 async () => {
   const stats = await window.pc.getStats();
@@ -84,6 +100,16 @@ async () => {
   return {address: local.address, port: local.port, protocol: local.protocol};
 }
 """
+
+
+def ufrag_of(sdp: str) -> str:
+    """
+    Return the first ice-ufrag of C{sdp}.
+    """
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.split(":", 1)[1]
+    return ""
 
 
 def wait_for_media(api: SessionApiClient, session_id: str) -> Any:
@@ -127,6 +153,24 @@ def run_scenario() -> dict[str, Any]:
                 result["session"] = wait_for_media(api, created["id"])
                 result["browser_local"] = page.evaluate(SELECTED_LOCAL)
                 result["offer_has_candidates"] = "a=candidate:" in offer
+
+                # ICE restart: a new offer on the session's location.
+                new_offer = page.evaluate(RESTART_OFFER, WAIT_TIMEOUT * 1000)
+                restart = api.request(
+                    "PATCH",
+                    created["location"],
+                    new_offer.encode(),
+                    "application/sdp",
+                )
+                result["restart_status"] = restart.status
+                new_answer = restart.body.decode()
+                result["restart_new_ufrag"] = ufrag_of(new_answer) != ufrag_of(
+                    created["answer"]
+                )
+                result["restart_ice_state"] = page.evaluate(
+                    SET_ANSWER, [new_answer, WAIT_TIMEOUT * 1000]
+                )
+                result["restart_session"] = wait_for_media(api, created["id"])
             finally:
                 browser.close()
     finally:
@@ -139,8 +183,24 @@ def run_scenario() -> dict[str, Any]:
 
 class ChromiumTests(unittest.TestCase):
     """
-    Headless Chromium against the real server.
+    Headless Chromium against the real server. The scenario runs once for
+    the whole class, because each run starts a server and a browser.
     """
+
+    result: Any = None
+
+    def run_browser(self) -> Any:
+        """
+        Run the scenario in a private network, once, and return its result.
+        """
+        require_private_network()
+        if ChromiumTests.result is None:
+            process = run_in_private_network(
+                [sys.executable, "-m", "tests.e2e.test_ice_chromium"],
+                timeout=SCENARIO_TIMEOUT,
+            )
+            ChromiumTests.result = scenario_result(process)
+        return ChromiumTests.result
 
     def test_browser_connects(self) -> None:
         """
@@ -148,12 +208,7 @@ class ChromiumTests(unittest.TestCase):
         completed on the browser's 5-tuple with the browser's DTLS packets
         counted.
         """
-        require_private_network()
-        process = run_in_private_network(
-            [sys.executable, "-m", "tests.e2e.test_ice_chromium"],
-            timeout=SCENARIO_TIMEOUT,
-        )
-        result = scenario_result(process)
+        result = self.run_browser()
         log = result["server_log"]
         self.assertTrue(result["offer_has_candidates"], log)
         self.assertIn(result["ice_state"], ("connected", "completed"), log)
@@ -169,6 +224,20 @@ class ChromiumTests(unittest.TestCase):
         )
         self.assertGreater(stream["packets_received"], 0, session)
         self.assertEqual(result["server_errors"], [], log)
+
+    def test_ice_restart(self) -> None:
+        """
+        After C{restartIce()}, the new offer sent with C{PATCH} to the
+        session's location gets an answer with new credentials, and Chromium
+        connects again with them.
+        """
+        result = self.run_browser()
+        log = result["server_log"]
+        self.assertEqual(result["restart_status"], 200, log)
+        self.assertTrue(result["restart_new_ufrag"], log)
+        self.assertIn(result["restart_ice_state"], ("connected", "completed"), log)
+        session = result["restart_session"]
+        self.assertEqual(session["streams"][0]["state"], "completed", session)
 
 
 if __name__ == "__main__":
