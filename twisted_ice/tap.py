@@ -16,8 +16,14 @@ from twisted.python import usage
 
 from twisted_ice.addresses import Transport
 from twisted_ice.api import ApiService, ApiSite, SessionApi
+from twisted_ice.config import parse_with_config_file
 from twisted_ice.credentials import UsersFileError, parse_user, read_users_file
 from twisted_ice.interfaces import IIceService, IPathWriter, ITurnService
+from twisted_ice.lifecycle import (
+    OPERATIONS_OPTIONS,
+    build_operations,
+    check_operations_options,
+)
 from twisted_ice.media import (
     ForwardPolicy,
     certificate_fingerprint,
@@ -159,6 +165,8 @@ class Options(usage.Options):
         ["nonce-lifetime", None, "600", "Seconds a TURN nonce stays valid."],
         # --- TCP and TLS ---------------------------------------------------
         *TCP_OPTIONS,
+        # --- Operations: config file, metrics, drain ----------------------
+        *OPERATIONS_OPTIONS,
     ]
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
@@ -168,7 +176,7 @@ class Options(usage.Options):
         @raise SystemExit: with a one-line message when an option is invalid.
         """
         try:
-            super().parseOptions(options)  # type: ignore[no-untyped-call]
+            parse_with_config_file(self, options, super().parseOptions)
         except usage.UsageError as error:
             raise SystemExit(f"{PROGRAM}: {error} (see '{PROGRAM} --help')") from None
 
@@ -196,6 +204,8 @@ class Options(usage.Options):
         check_turn_options(self)
         # --- TCP and TLS ---------------------------------------------------
         check_tcp_options(self)
+        # --- Operations ----------------------------------------------------
+        check_operations_options(self)
 
     # --- ICE and the session API: repeatable options ------------------------
 
@@ -285,7 +295,7 @@ def makeService(options: Options) -> IService:
     udp_mux.ice = build_ice(options, parent, udp_mux)
     udp_mux.turn = build_turn(options, parent, udp_mux)
     build_tcp(options, parent, udp_mux)
-    return parent
+    return build_operations(options, parent)
 
 
 # --- UDP mux and STUN --------------------------------------------------------

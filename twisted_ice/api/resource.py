@@ -121,10 +121,13 @@ class SessionApi(Resource):
     @ivar cors_origin: The web origin (such as C{https://app.example}) whose
         pages may call the API from a browser, C{*} for any, or L{None} for
         none.
+    @ivar draining: Whether the server is draining: C{/health} says so with
+        503, and new sessions get 503.
     """
 
     isLeaf = True
     log = Logger()
+    draining = False
 
     def __init__(
         self,
@@ -224,6 +227,8 @@ class SessionApi(Resource):
         """
         Route C{request} to the handler of its path and method.
         """
+        if [s for s in request.postpath or [] if s] == [b"health"]:
+            return self.health(request)
         self.authenticate(request)
 
         segments = [s for s in request.postpath or [] if s]
@@ -248,6 +253,21 @@ class SessionApi(Resource):
                 {b"allow": b"GET, PATCH, POST, DELETE"},
             )
         raise ApiError(http.NOT_FOUND, "not found: the API serves /sessions")
+
+    def health(self, request: server.Request) -> bytes:
+        """
+        Write C{{"status": "ok"}}, or C{{"status": "draining"}} with 503.
+        It needs no bearer token, so that load balancers can probe it, and
+        it reveals nothing but that status.
+        """
+        if request.method not in (b"GET", b"HEAD"):
+            raise ApiError(
+                http.NOT_ALLOWED, "use GET on /health", {b"allow": b"GET, HEAD"}
+            )
+        if self.draining:
+            request.setResponseCode(http.SERVICE_UNAVAILABLE)
+            return self.json(request, {"status": "draining"})
+        return self.json(request, {"status": "ok"})
 
     def read_body(self, request: server.Request) -> tuple[bytes, str]:
         """
@@ -326,8 +346,14 @@ class SessionApi(Resource):
     def create(self, request: server.Request) -> bytes:
         """
         Create a session: C{201} with the answer, as SDP or as JSON like the
-        request.
+        request; 503 while the server drains.
         """
+        if self.draining:
+            raise ApiError(
+                http.SERVICE_UNAVAILABLE,
+                "the server is draining and creates no new sessions;"
+                " create the session on another server",
+            )
         kind, text = self.read_body(request)
         transports = parse_transports(request)
 

@@ -93,6 +93,10 @@ class TcpMux(ServerFactory):
     @ivar answered: Binding requests this mux answered itself.
     @ivar opened: the connections accepted, by their L{StreamKind} value
         (C{"tcp"} counts every accepted connection).
+    @ivar frames_received: frames received, by path transport.
+    @ivar bytes_received: the bytes of those frames, framing excluded.
+    @ivar frames_sent: messages sent, by path transport.
+    @ivar bytes_sent: the bytes of those messages, framing excluded.
     """
 
     log = Logger()
@@ -149,6 +153,10 @@ class TcpMux(ServerFactory):
         self.drops: Counter[DropReason] = Counter()
         self.answered: Counter[str] = Counter()
         self.opened: Counter[str] = Counter()
+        self.frames_received: Counter[Transport] = Counter()
+        self.bytes_received: Counter[Transport] = Counter()
+        self.frames_sent: Counter[Transport] = Counter()
+        self.bytes_sent: Counter[Transport] = Counter()
         self._open: set[MuxConnection] = set()
         self._failure_limit = RateLimit(reactor)
         self._reject_limit = RateLimit(reactor)

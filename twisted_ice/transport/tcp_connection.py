@@ -298,6 +298,9 @@ class MuxConnection(Protocol):
             self.mux.drops[DropReason.UNFRAMEABLE] += 1
             return
         self.stream.write(framed)
+        if self.path is not None:
+            self.mux.frames_sent[self.path.transport] += 1
+            self.mux.bytes_sent[self.path.transport] += len(data)
 
     # --- Receiving -------------------------------------------------------------
 
@@ -377,6 +380,8 @@ class MuxConnection(Protocol):
         message that decodes, or ChannelData; anything else closes it.
         """
         assert self.path is not None
+        self.mux.frames_received[self.path.transport] += 1
+        self.mux.bytes_received[self.path.transport] += len(frame)
         try:
             valid = self._route(frame, frame_kind, self.path)
         except Exception:

@@ -37,7 +37,7 @@ from twisted_ice.interfaces import (
     IStunMessage,
     ITurnService,
 )
-from twisted_ice.stun import AttributeType, MessageClass, StunMessage, decode
+from twisted_ice.stun import AttributeType, MessageClass, Method, StunMessage, decode
 from twisted_ice.transport.relay import PeerReceiver, UdpRelayAllocator
 from twisted_ice.turn import (
     AllocationCreated,
@@ -143,6 +143,12 @@ class TurnService(Service):
     @ivar writers: the writer for each transport; the TCP/TLS mux registers
         its own with L{register_writer}.
     @ivar drops: what this service dropped, by L{TurnDropReason}.
+    @ivar errors_sent: the STUN error responses sent, by error code.
+    @ivar authentication_failures: authenticated requests rejected with 401
+        or 441.
+    @ivar draining: whether new allocations are refused: with 300 (Try
+        Alternate) when C{alternate_server} is set, else with 486.
+    @ivar alternate_server: the ALTERNATE-SERVER of that 300, or L{None}.
     """
 
     log = Logger()
@@ -169,6 +175,10 @@ class TurnService(Service):
         self.core = core
         self.writers: dict[Transport, IPathWriter] = dict(writers or {})
         self.drops: Counter[TurnDropReason] = Counter()
+        self.errors_sent: Counter[int] = Counter()
+        self.authentication_failures = 0
+        self.draining = False
+        self.alternate_server: Address | None = None
         self._store = store
         self._relays = relays
         self._reactor = reactor
@@ -273,13 +283,49 @@ class TurnService(Service):
                 self._relays.send(action.relay, action.peer, action.data)
             return
 
+        if (
+            self.draining
+            and message.method == Method.ALLOCATE
+            and self.core.allocation(path) is None
+        ):
+            self._refuse_while_draining(message, path)
+            return
         result = self.core.receive_request(message, path, now)
         if result is None:
             return
         if isinstance(result, SendToClient):
+            self._count_error(result.data)
             self._write(result.path, result.data)
             return
         self._look_up(message, path, result)
+
+    def _refuse_while_draining(self, message: StunMessage, path: Path) -> None:
+        """
+        Answer an Allocate for a new allocation while the server drains:
+        300 (Try Alternate) with ALTERNATE-SERVER when one is set, else 486
+        (Allocation Quota Reached). The answer comes before authentication,
+        unsigned like a 401 challenge, so a client is redirected even before
+        it has a nonce.
+        """
+        if self.alternate_server is None:
+            response = message.error_response(486)
+        else:
+            alternate = (AttributeType.ALTERNATE_SERVER, self.alternate_server)
+            response = message.error_response(300, attributes=[alternate])
+        data = response.encode(fingerprint=message.has_fingerprint)
+        self._count_error(data)
+        self._write(path, data)
+
+    def _count_error(self, data: bytes) -> None:
+        """
+        Count C{data} in L{errors_sent} when it is a STUN error response.
+        """
+        # Both class bits set (RFC 8489 section 5); the responses the core
+        # builds carry ERROR-CODE first, its class and number at bytes 26-27.
+        if len(data) < 28 or data[0] & 0xC1 != 0x01 or data[1] & 0x10 == 0:
+            return
+        if data[20:22] == b"\x00\x09":
+            self.errors_sent[(data[26] & 0x07) * 100 + data[27]] += 1
 
     def _look_up(self, message: StunMessage, path: Path, need: NeedKeys) -> None:
         if self._pending_lookups >= MAX_PENDING_LOOKUPS:
@@ -341,6 +387,7 @@ class TurnService(Service):
             if isinstance(action, SendToClient):
                 if username is not None:
                     self._check_authentication(action, username)
+                self._count_error(action.data)
                 self._write(action.path, action.data)
             elif isinstance(action, SendToPeer):
                 self._relays.send(action.relay, action.peer, action.data)
@@ -348,6 +395,7 @@ class TurnService(Service):
                 self.log.info(
                     "TURN allocation created for {username} from {client} over"
                     " {transport}: relay {relays}, lifetime {lifetime} s",
+                    event="allocation.created",
                     username=action.username,
                     client=action.path.remote,
                     transport=action.path.transport.value,
@@ -358,6 +406,7 @@ class TurnService(Service):
                 self.log.info(
                     "TURN allocation deleted for {username} from {client}"
                     " ({reason}): relay {relays}",
+                    event="allocation.deleted",
                     username=action.username,
                     client=action.path.remote,
                     reason=action.reason.value,
@@ -375,11 +424,14 @@ class TurnService(Service):
             return
         error = decode(data).get(AttributeType.ERROR_CODE)
         code = getattr(error, "code", None)
+        if code in _AUTHENTICATION_FAILURES:
+            self.authentication_failures += 1
         if code not in _AUTHENTICATION_FAILURES or not self._auth_log.due():
             return
         self.log.warn(
             "TURN authentication failed ({code}) for user {username} from"
             " {client} ({suppressed} more failures since the last log)",
+            event="authentication.failed",
             code=code,
             username=username,
             client=action.path.remote,
