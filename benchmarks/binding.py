@@ -2,23 +2,28 @@
 Compare the CPU time per STUN Binding response of mcs-ice and coturn.
 
 Starts coturn's C{turnserver --stun-only} and C{twistd mcs-ice} on loopback,
-offers each the same number of Binding requests at the same rate, one server
-after the other, and prints each server's CPU microseconds per response (from
-C{/proc/PID/stat}) and their ratio.
+then offers each the same number of Binding requests at the same rate, one
+server after the other, for a few alternating rounds. For each round it
+prints each server's CPU microseconds per response, from utime plus stime in
+C{/proc/PID/stat} (10 ms ticks) and from the scheduler's nanosecond counters
+in C{/proc/PID/task/*/schedstat}, and at the end the medians and their ratio.
 
 Run from the repository root::
 
-    python -m benchmarks.binding [--rate 5000] [--count 50000]
+    python -m benchmarks.binding [--rate 5000] [--count 30000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from benchmarks.common import (
+    LOOPBACK,
     ServerProcess,
     answers,
     free_udp_port,
@@ -31,6 +36,9 @@ from benchmarks.common import (
 MAGIC_COOKIE = b"\x21\x12\xa4\x42"
 BINDING_REQUEST = b"\x00\x01\x00\x00"
 BINDING_SUCCESS = b"\x01\x01"
+
+MAX_SECONDS = 60.0
+"""The maximum total duration of the offered load, in seconds, so a run is bounded."""
 
 
 def binding_requests(count: int) -> list[bytes]:
@@ -48,71 +56,139 @@ def is_binding_success(data: bytes) -> bool:
     return data[:2] == BINDING_SUCCESS
 
 
-def measure(
-    server: ServerProcess, count: int, rate: float, warmup: int
-) -> tuple[int, int, float]:
+@dataclass
+class Round:
     """
-    Start C{server}, warm it up, offer C{count} requests at C{rate} per
-    second, and stop it.
+    One server's figures for one round of load.
 
-    @return: requests sent, responses received, and the server's CPU
-        seconds during the run.
+    @ivar sent: requests sent.
+    @ivar received: Binding success responses received.
+    @ivar stat_seconds: CPU seconds from C{/proc/PID/stat}.
+    @ivar schedstat_seconds: CPU seconds from the schedstat counters.
     """
-    probe = binding_requests(1)[0]
-    server.start(lambda: answers(server.port, probe))
-    try:
-        send_at_rate(server.port, binding_requests(warmup), rate)
-        requests = binding_requests(count)
-        before = server.cpu_seconds()
-        result = send_at_rate(server.port, requests, rate, accept=is_binding_success)
-        after = server.cpu_seconds()
-    finally:
-        server.stop()
-    return result.sent, result.received, after - before
+
+    sent: int
+    received: int
+    stat_seconds: float
+    schedstat_seconds: float
+
+    def per_response(self, seconds: float) -> float:
+        """
+        Return C{seconds} per received response, in microseconds.
+        """
+        return seconds / max(self.received, 1) * 1e6
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def measure_round(server: ServerProcess, count: int, rate: float) -> Round:
     """
-    Run the comparison and print the table; return the exit status.
+    Offer C{count} requests at C{rate} per second to the running C{server}
+    and read its CPU time before and after.
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    requests = binding_requests(count)
+    stat_before, schedstat_before = server.cpu_seconds(), server.cpu_ns()
+    result = send_at_rate(server.port, requests, rate, accept=is_binding_success)
+    stat_after, schedstat_after = server.cpu_seconds(), server.cpu_ns()
+    return Round(
+        result.sent,
+        result.received,
+        stat_after - stat_before,
+        (schedstat_after - schedstat_before) / 1e9,
+    )
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """
+    Parse the command line; reject loads longer than L{MAX_SECONDS}.
+    """
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--rate", type=float, default=5000, help="requests per second (default 5000)"
     )
     parser.add_argument(
-        "--count", type=int, default=50000, help="requests per server (default 50000)"
+        "--count",
+        type=int,
+        default=30000,
+        help="requests per server and round (default 30000)",
     )
     parser.add_argument(
-        "--warmup", type=int, default=2000, help="requests before measuring"
+        "--rounds", type=int, default=3, help="alternating rounds (default 3)"
     )
-    options = parser.parse_args(argv)
-    if options.count / options.rate > 25:
-        parser.error("--count / --rate is over 25 s per server; keep runs short")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2000,
+        help="requests to each server before measuring (default 2000)",
+    )
+    arguments = parser.parse_args(argv)
+    seconds = 2 * arguments.rounds * arguments.count / arguments.rate
+    if seconds > MAX_SECONDS:
+        parser.error(f"the load would last {seconds:.0f} s; at most {MAX_SECONDS:.0f}")
+    return arguments
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """
+    Run the comparison and print the figures; return the exit status.
+    """
+    arguments = parse_arguments(argv)
     servers = [
         turnserver(free_udp_port(), ["--stun-only"]),
-        mcs_ice(free_udp_port()),
+        # The TCP listener (443) and the session API (8090) are not under
+        # test: off, and on any free port.
+        mcs_ice(
+            free_udp_port(),
+            ["--tcp-port", "0", "--api", f"tcp:0:interface={LOOPBACK}"],
+        ),
     ]
     print(f"machine: {machine_description()}")
-    print(f"load: {options.count} Binding requests at {options.rate:g}/s per server")
     print(
-        f"{'server':<10} {'sent':>8} {'answered':>9} {'CPU s':>7} {'CPU us/resp':>12}"
+        f"load: {arguments.count} Binding requests at {arguments.rate:g}/s"
+        f" per server and round, {arguments.rounds} rounds"
     )
-    per_response: dict[str, float] = {}
-    for server in servers:
-        sent, received, cpu = measure(
-            server, options.count, options.rate, options.warmup
+    print(
+        f"{'round':>5} {'server':<8} {'sent':>7} {'answered':>8}"
+        f" {'us/resp (stat)':>15} {'us/resp (schedstat)':>20}"
+    )
+    rounds: dict[str, list[Round]] = {server.name: [] for server in servers}
+    probe = binding_requests(1)[0]
+    try:
+        for server in servers:
+            server.start(lambda server=server: answers(server.port, probe))
+            send_at_rate(
+                server.port, binding_requests(arguments.warmup), arguments.rate
+            )
+        for number in range(1, arguments.rounds + 1):
+            for server in servers:
+                result = measure_round(server, arguments.count, arguments.rate)
+                rounds[server.name].append(result)
+                print(
+                    f"{number:>5} {server.name:<8} {result.sent:>7}"
+                    f" {result.received:>8}"
+                    f" {result.per_response(result.stat_seconds):>15.2f}"
+                    f" {result.per_response(result.schedstat_seconds):>20.2f}"
+                )
+    finally:
+        for server in servers:
+            server.stop()
+
+    if any(result.received == 0 for results in rounds.values() for result in results):
+        print("a server sent no responses in some round", file=sys.stderr)
+        return 1
+    medians = {
+        name: (
+            statistics.median(r.per_response(r.stat_seconds) for r in results),
+            statistics.median(r.per_response(r.schedstat_seconds) for r in results),
         )
-        if received == 0:
-            print(f"{server.name}: no responses", file=sys.stderr)
-            return 1
-        per_response[server.name] = cpu / received * 1e6
-        print(
-            f"{server.name:<10} {sent:>8} {received:>9} {cpu:>7.2f}"
-            f" {per_response[server.name]:>12.1f}"
-        )
-    ratio = per_response["mcs-ice"] / per_response["coturn"]
-    print(f"ratio mcs-ice / coturn: {ratio:.2f}")
+        for name, results in rounds.items()
+    }
+    for name, (stat, schedstat) in medians.items():
+        print(f"median {name:<8} {stat:.2f} us (stat), {schedstat:.2f} us (schedstat)")
+    stat_ratio = medians["mcs-ice"][0] / medians["coturn"][0]
+    schedstat_ratio = medians["mcs-ice"][1] / medians["coturn"][1]
+    print(
+        f"ratio mcs-ice / coturn: {stat_ratio:.2f} (stat),"
+        f" {schedstat_ratio:.2f} (schedstat)"
+    )
     return 0
 
 

@@ -49,6 +49,24 @@ def process_cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
+def process_cpu_ns(pid: int) -> int:
+    """
+    Return the CPU time that the live threads of process C{pid} have used
+    so far, in nanoseconds, from the scheduler's C{/proc/PID/task/*/schedstat}.
+
+    Finer than L{process_cpu_seconds}, but the time of threads that have
+    exited is missing, so use it only across an interval in which the
+    server starts and ends no thread.
+    """
+    total = 0
+    for schedstat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(schedstat.read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def free_udp_port() -> int:
     """
     Return a UDP port that is free on 127.0.0.1 right now.
@@ -87,7 +105,7 @@ class ServerProcess:
     @property
     def log_path(self) -> Path:
         """
-        The file that holds the server's standard output and error.
+        The file that contains the server's standard output and error.
         """
         return self.directory / "output.log"
 
@@ -119,6 +137,12 @@ class ServerProcess:
         Return the process's CPU time so far, in seconds.
         """
         return process_cpu_seconds(self.pid)
+
+    def cpu_ns(self) -> int:
+        """
+        Return the CPU time of the process's live threads, in nanoseconds.
+        """
+        return process_cpu_ns(self.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
         """
@@ -190,7 +214,8 @@ def mcs_ice(port: int, extra_args: Sequence[str] = ()) -> ServerProcess:
 
 def answers(port: int, request: bytes, timeout: float = 0.5) -> bool:
     """
-    Return whether a UDP server on 127.0.0.1:C{port} answers C{request}.
+    Return whether a UDP server on 127.0.0.1:C{port} replies to C{request}
+    within C{timeout} seconds.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.settimeout(timeout)
@@ -205,7 +230,7 @@ def answers(port: int, request: bytes, timeout: float = 0.5) -> bool:
 @dataclass
 class SendResult:
     """
-    What a L{send_at_rate} run sent and received.
+    The counts and duration of one L{send_at_rate} run.
 
     @ivar sent: requests sent.
     @ivar received: responses received.
