@@ -516,3 +516,62 @@ class ReloaderTests(unittest.TestCase):
         )
         assert self.turn is not None
         self.tree = SimpleNamespace(turn=self.turn)
+
+
+class HealthTests(unittest.TestCase):
+    """
+    Tests for C{GET /health} and the 503 of new sessions while draining.
+    """
+
+    def render(self, api: Any, method: bytes, path: list[bytes]) -> tuple[int, Any]:
+        """
+        Render one request on C{api}; return the status code and the JSON.
+        """
+        import json
+
+        from twisted.web.test.requesthelper import DummyRequest
+
+        request = DummyRequest(path)
+        request.method = method
+        body = api.render(request)
+        return request.responseCode or 200, json.loads(body)
+
+    def api(self) -> Any:
+        """
+        Return a session API with a token and no manager behind it.
+        """
+        from twisted_ice.api import SessionApi
+
+        return SessionApi(SimpleNamespace(), token="secret-token")
+
+    def test_ok_without_token(self) -> None:
+        """
+        C{/health} answers 200 C{{"status": "ok"}} without the bearer token.
+        """
+        code, body = self.render(self.api(), b"GET", [b"health"])
+        self.assertEqual(code, 200)
+        self.assertEqual(body, {"status": "ok"})
+
+    def test_draining_503(self) -> None:
+        """
+        While draining, C{/health} answers 503 C{{"status": "draining"}}.
+        """
+        api = self.api()
+        api.draining = True
+        code, body = self.render(api, b"GET", [b"health"])
+        self.assertEqual(code, 503)
+        self.assertEqual(body, {"status": "draining"})
+
+    def test_post_not_allowed(self) -> None:
+        """
+        C{POST /health} gets 405.
+        """
+        code, _ = self.render(self.api(), b"POST", [b"health"])
+        self.assertEqual(code, 405)
+
+    def test_sessions_still_need_token(self) -> None:
+        """
+        Other paths still need the token.
+        """
+        code, _ = self.render(self.api(), b"GET", [b"sessions", b"x"])
+        self.assertEqual(code, 401)
