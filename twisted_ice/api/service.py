@@ -31,6 +31,8 @@ class ApiService(Service):
         self.site = site
         self.description = description
         self.port: IListeningPort | None = None
+        self._starting = False
+        self._startup_error: BaseException | None = None
 
     def startService(self) -> None:
         """
@@ -40,16 +42,16 @@ class ApiService(Service):
             does, so twistd ends with one line.
         """
         super().startService()  # type: ignore[no-untyped-call]
+        self._starting = True
+        self._startup_error = None
         listening = self.endpoint.listen(self.site)
-        failures: list[Failure] = []
-        listening.addCallbacks(self.listening, failures.append)
-        if failures:
-            error = failures[0].value
+        listening.addCallbacks(self.listening, self.failed)
+        self._starting = False
+        if self._startup_error is not None:
             raise SystemExit(
                 f"twistd mcs-ice: cannot listen for the session API on"
-                f" {self.description}: {error}"
+                f" {self.description}: {self._startup_error}"
             )
-        listening.addErrback(self.failed)
 
     def listening(self, port: IListeningPort) -> None:
         """
@@ -66,8 +68,12 @@ class ApiService(Service):
 
     def failed(self, failure: Failure) -> None:
         """
-        Log a failure to listen that came after startup.
+        Keep a failure that happened during L{startService}, for it to
+        raise; log one that came later.
         """
+        if self._starting:
+            self._startup_error = failure.value
+            return
         self.log.failure(
             "Cannot listen for the session API on {description}",
             failure,
