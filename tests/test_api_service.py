@@ -10,6 +10,7 @@ from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs
 from twisted.trial import unittest
 
 from tests.test_api import FakeManager
@@ -21,11 +22,12 @@ class FakePort:
     A listening port that records whether it stopped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.stopped = False
 
     def getHost(self) -> IPv4Address:
-        return IPv4Address("TCP", "127.0.0.1", 8090)
+        return IPv4Address("TCP", self.host, 8090)
 
     def stopListening(self) -> defer.Deferred[None]:
         self.stopped = True
@@ -51,11 +53,11 @@ class FakeEndpoint:
         return defer.succeed(self.result)
 
 
-def make_service(endpoint: FakeEndpoint) -> ApiService:
+def make_service(endpoint: FakeEndpoint, token: str | None = None) -> ApiService:
     """
     Build an API service on C{endpoint} with a fake manager.
     """
-    site = ApiSite(SessionApi(FakeManager()), reactor=Clock())
+    site = ApiSite(SessionApi(FakeManager(), token=token), reactor=Clock())
     return ApiService(endpoint, site, "tcp:8090:interface=127.0.0.1")  # type: ignore[arg-type]
 
 
@@ -117,3 +119,38 @@ class ApiServiceTests(unittest.TestCase):
         service = make_service(FakeEndpoint(defer.Deferred()))
         service.startService()
         self.assertIsNone(service.stopService())
+
+
+class NoTokenWarningTests(unittest.TestCase):
+    """
+    The warning for an API without token beyond loopback.
+    """
+
+    def start(self, host: str, token: str | None) -> list[dict[str, Any]]:
+        """
+        Start a service whose port is on C{host} and return the warnings.
+        """
+        service = make_service(FakeEndpoint(FakePort(host)), token)
+        with capturedLogs() as events:
+            service.startService()
+        return [e for e in events if e["log_level"] == LogLevel.warn]
+
+    def test_public_without_token_warns(self) -> None:
+        """
+        Listening beyond loopback without a token logs a warning.
+        """
+        warnings = self.start("0.0.0.0", None)
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("no --api-token", warnings[0]["log_format"])
+
+    def test_loopback_without_token_quiet(self) -> None:
+        """
+        On loopback, no token is the expected set-up.
+        """
+        self.assertEqual(self.start("127.0.0.1", None), [])
+
+    def test_public_with_token_quiet(self) -> None:
+        """
+        With a token, there is nothing to warn about.
+        """
+        self.assertEqual(self.start("0.0.0.0", "secret"), [])

@@ -4,6 +4,7 @@ The service that runs the session API's site on its endpoint.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from twisted.application.service import Service
@@ -12,6 +13,17 @@ from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
+
+
+def is_loopback(host: str) -> bool:
+    """
+    Return whether C{host} is a loopback IP address; a name or an empty
+    host is not.
+    """
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ApiService(Service):
@@ -65,6 +77,13 @@ class ApiService(Service):
             host=getattr(address, "host", ""),
             port=getattr(address, "port", 0),
         )
+        host = getattr(address, "host", "")
+        if getattr(self.site.resource, "token", None) is None and not is_loopback(host):
+            self.log.warn(
+                "The session API on {host} has no --api-token: any client that"
+                " reaches it can create sessions",
+                host=host,
+            )
 
     def failed(self, failure: Failure) -> None:
         """
