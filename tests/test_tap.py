@@ -12,6 +12,7 @@ from twisted.plugin import getPlugins
 from twisted.trial import unittest
 
 from twisted_ice import tap
+from twisted_ice.interfaces import IIceService
 from twisted_ice.transport.udp import UdpMuxService
 
 
@@ -131,13 +132,14 @@ class MakeServiceTests(unittest.TestCase):
         service = self.make_service("--interface", "127.0.0.1", "--udp-port", "0")
         self.assertEqual(len(self.udp_services(service)), 1)
 
-    def test_no_services_yet(self) -> None:
+    def test_services_on_mux(self) -> None:
         """
-        Until the ICE and TURN builders build something, the mux has neither.
+        The mux routes to the lite ICE agent, and to no TURN server when no
+        TURN user or secret is configured.
         """
         service = self.make_service("--interface", "127.0.0.1", "--udp-port", "0")
         mux = self.udp_services(service)[0].mux
-        self.assertIsNone(mux.ice)
+        self.assertTrue(IIceService.providedBy(mux.ice))
         self.assertIsNone(mux.turn)
 
     def test_software_reaches_responder(self) -> None:

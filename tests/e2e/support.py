@@ -61,8 +61,8 @@ def free_port(kind: int = socket.SOCK_DGRAM, host: str = LOOPBACK) -> int:
     """
     Return a port that is free on C{host} right now.
 
-    Another process may take the port before the caller binds it; the
-    kernel hands out ports from its ephemeral range in turn, so this is rare.
+    Another process may take the port before the caller binds it. With
+    thousands of ephemeral ports to pick from this is unlikely, but possible.
 
     @param kind: C{socket.SOCK_DGRAM} for UDP (the default) or
         C{socket.SOCK_STREAM} for TCP.
@@ -270,8 +270,8 @@ class ServerProcess:
         it when it still runs after C{timeout} seconds. Does nothing when it
         has already exited.
 
-        @return: its exit status (negative for a signal), or L{None} when it
-            was never started.
+        @return: its exit status (0 after a clean shutdown, negative when a
+            signal ended it), or L{None} when it was never started.
         """
         process = self.process
         if process is None:
@@ -302,7 +302,7 @@ class ServerProcess:
     def assert_clean_log(self, testcase: unittest.TestCase) -> None:
         """
         Fail C{testcase} when the log reports an unhandled error or a
-        traceback; the failure message holds the whole log.
+        traceback; the failure message contains the whole log.
         """
         testcase.assertEqual(self.unclean_lines(), [], self.log_text())
 

@@ -1,5 +1,5 @@
 """
-The plain STUN Binding responder (RFC 8489 section 6.3): answers Binding
+The plain STUN Binding responder (RFC 8489 section 6.3): responds to Binding
 requests that carry no USERNAME with the client's reflexive address.
 
 Sans-I/O: bytes or a decoded message and the source address go in, the bytes
@@ -55,7 +55,7 @@ def unmap_ipv4(address: Address) -> Address:
 
 class BindingResponder:
     """
-    Answers STUN Binding requests without USERNAME: a success with
+    Responds to STUN Binding requests without USERNAME: a success with
     XOR-MAPPED-ADDRESS, or a 420 listing the unknown comprehension-required
     attributes.
 

@@ -1,6 +1,6 @@
 """
-The UDP mux: one socket carries STUN, TURN, DTLS and RTP, told apart by the
-first byte of each datagram (RFC 7983, RFC 8656 section 12).
+The UDP mux: one socket carries STUN, TURN, DTLS and RTP, distinguished by
+the first byte of each datagram (RFC 7983, RFC 8656 section 12).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class UdpMux(DatagramProtocol):
     """
     Classifies each datagram by its first byte and routes it: STUN by
     method and USERNAME, DTLS and RTP/RTCP to the ICE service, ChannelData
-    to the TURN service. Plain Binding requests are answered here.
+    to the TURN service. The mux responds to plain Binding requests
+    itself.
 
     STUN routing, per message:
       - a Binding request with USERNAME goes to C{ice}, which answers 401 or
@@ -228,7 +229,7 @@ class UdpMux(DatagramProtocol):
         """
         if data[4:8] != _COOKIE_BYTES:
             # An RFC 3489 client's message, or not STUN at all. This server
-            # does not answer RFC 3489 clients.
+            # does not respond to RFC 3489 clients.
             self.drops[DropReason.NO_MAGIC_COOKIE] += 1
             return
         try:
