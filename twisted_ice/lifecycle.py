@@ -620,12 +620,6 @@ class OperationsService(MultiService):
         """
         super().startService()  # type: ignore[no-untyped-call]
         cast(IReactorCore, self._reactor).callWhenRunning(self.install_handlers)
-        self.log.info(
-            "mcs-ice started; SIGHUP reloads, SIGTERM drains for up to"
-            " {drain_timeout} s",
-            event="server.started",
-            drain_timeout=self.drain.timeout,
-        )
 
     def install_handlers(self) -> None:
         """
@@ -640,6 +634,14 @@ class OperationsService(MultiService):
             (signal.SIGINT, self._sigterm),
         ):
             self._previous[number] = self._install(number, handler)
+        # Logged only now: a signal that arrives before this line may still
+        # meet the default handlers, which end the process without a drain.
+        self.log.info(
+            "mcs-ice started; SIGHUP reloads, SIGTERM drains for up to"
+            " {drain_timeout} s",
+            event="server.started",
+            drain_timeout=self.drain.timeout,
+        )
 
     def restore_handlers(self) -> None:
         """

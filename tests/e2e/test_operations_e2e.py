@@ -41,6 +41,9 @@ WAIT = 15.0
 
 METRICS_READY = "mcs-ice metrics listening on TCP"
 
+SIGNALS_READY = "mcs-ice started; SIGHUP reloads"
+"""The log line written once the signal handlers are installed."""
+
 OFFER = "\r\n".join(
     [
         "v=0",
@@ -263,7 +266,9 @@ class OperationsTestCase(unittest.TestCase):
         if config is not None:
             args += ["--config", config]
         self.server = start_server(
-            self, extra_args=args, ready=(UDP_READY, API_READY, METRICS_READY)
+            self,
+            extra_args=args,
+            ready=(UDP_READY, API_READY, METRICS_READY, SIGNALS_READY),
         )
         return self.server
 
