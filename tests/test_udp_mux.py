@@ -6,7 +6,10 @@ STUN routing, drops and their reasons, and failure containment.
 from __future__ import annotations
 
 import socket
+import zlib
 
+from hypothesis import given, settings
+from hypothesis.strategies import binary, booleans, integers
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
@@ -929,3 +932,53 @@ class BindUdpSocketTests(unittest.TestCase):
         The default interface is a wildcard address.
         """
         self.assertIn(default_interface(), ["::", "0.0.0.0"])
+
+
+class FuzzTests(MuxTestCase):
+    """
+    Random datagrams never make the mux raise or count an exception.
+    """
+
+    @settings(max_examples=300, deadline=None)
+    @given(data=binary(max_size=120))
+    def test_random_bytes(self, data: bytes) -> None:
+        """
+        Any datagram is routed or dropped without an exception.
+        """
+        mux, _ = self.make_mux(ice=FakeIce(), turn=FakeTurn())
+        mux.datagramReceived(data, CLIENT)
+        self.assertEqual(mux.drops[DropReason.EXCEPTION], 0)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        message_type=integers(min_value=0, max_value=0x3FFF),
+        body=binary(max_size=100),
+        fingerprint=booleans(),
+    )
+    def test_random_stun_bodies(
+        self, message_type: int, body: bytes, fingerprint: bool
+    ) -> None:
+        """
+        A STUN header with the cookie and the right length, followed by any
+        attribute bytes and, when drawn, a valid FINGERPRINT, gets no response
+        or one well-formed STUN response, and no exception.
+        """
+        body = body[: len(body) - len(body) % 4]
+        length = len(body) + (8 if fingerprint else 0)
+        header = message_type.to_bytes(2, "big") + length.to_bytes(2, "big")
+        data = header + b"\x21\x12\xa4\x42" + TRANSACTION_ID + body
+        if fingerprint:
+            crc = zlib.crc32(data) ^ 0x5354554E
+            data += b"\x80\x28\x00\x04" + crc.to_bytes(4, "big")
+        mux, transport = self.make_mux(ice=FakeIce(), turn=FakeTurn())
+        mux.datagramReceived(data, CLIENT)
+        self.assertEqual(mux.drops[DropReason.EXCEPTION], 0)
+        self.assertLessEqual(len(transport.written), 1)
+        for response, address in transport.written:
+            decoded = decode(response)
+            self.assertEqual(address, CLIENT)
+            self.assertEqual(decoded.transaction_id, TRANSACTION_ID)
+            self.assertIn(
+                decoded.message_class,
+                [MessageClass.SUCCESS_RESPONSE, MessageClass.ERROR_RESPONSE],
+            )
