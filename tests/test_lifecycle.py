@@ -546,7 +546,7 @@ class HealthTests(unittest.TestCase):
 
     def test_ok_without_token(self) -> None:
         """
-        C{/health} answers 200 C{{"status": "ok"}} without the bearer token.
+        C{/health} responds 200 C{{"status": "ok"}} without the bearer token.
         """
         code, body = self.render(self.api(), b"GET", [b"health"])
         self.assertEqual(code, 200)
@@ -554,7 +554,7 @@ class HealthTests(unittest.TestCase):
 
     def test_draining_503(self) -> None:
         """
-        While draining, C{/health} answers 503 C{{"status": "draining"}}.
+        While draining, C{/health} responds 503 C{{"status": "draining"}}.
         """
         api = self.api()
         api.draining = True

@@ -293,7 +293,7 @@ class HealthAndMetricsTests(OperationsTestCase):
 
     def test_health_ok_without_token(self) -> None:
         """
-        C{/health} answers 200 C{{"status": "ok"}} without a bearer token.
+        C{/health} responds 200 C{{"status": "ok"}} without a bearer token.
         """
         self.start("--user", "alice:pw")
         status, body = self.health()
@@ -399,7 +399,7 @@ class DrainTests(OperationsTestCase):
 
     def draining(self) -> bool:
         """
-        Return whether C{/health} says draining.
+        Return whether C{/health} reports draining.
         """
         return self.health()[0] == 503
 
