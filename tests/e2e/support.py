@@ -52,9 +52,16 @@ UDP_READY = re.compile(r"mcs-ice listening on UDP \S+ port (\d+)")
 
 UNCLEAN_LOG = re.compile(r"Unhandled Error|Traceback \(most recent call last\)")
 
-_TWISTD = (
-    "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
-)
+TWISTD = [
+    sys.executable,
+    "-c",
+    "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()",
+]
+"""
+The argv that runs twistd with this Python. Run from L{ROOT}, it imports the
+working tree, where the installed C{twistd} script would import the installed
+copy.
+"""
 
 
 def free_port(kind: int = socket.SOCK_DGRAM, host: str = LOOPBACK) -> int:
@@ -116,9 +123,7 @@ def twistd_command(
     the working tree.
     """
     return [
-        sys.executable,
-        "-c",
-        _TWISTD,
+        *TWISTD,
         "-n",
         "--pidfile=",
         "mcs-ice",
@@ -151,7 +156,7 @@ def run_twistd(
     @raise subprocess.TimeoutExpired: when it still runs after C{timeout}
         seconds; it is killed first.
     """
-    argv = [sys.executable, "-c", _TWISTD, "-n", "--pidfile=", "mcs-ice", *args]
+    argv = [*TWISTD, "-n", "--pidfile=", "mcs-ice", *args]
     return subprocess.run(  # noqa: S603
         argv,
         cwd=ROOT,

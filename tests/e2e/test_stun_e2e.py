@@ -14,6 +14,8 @@ from twisted.trial import unittest
 
 from tests.e2e.support import (
     LOOPBACK,
+    ROOT,
+    TWISTD,
     ServerProcess,
     UdpClient,
     free_udp_port,
@@ -376,6 +378,21 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("--udp-port", result.stdout)
         self.assertIn("--software", result.stdout)
+
+    def test_plugin_listed(self) -> None:
+        """
+        C{twistd --help} lists the mcs-ice plugin.
+        """
+        result = subprocess.run(  # noqa: S603
+            [*TWISTD, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("mcs-ice", result.stdout)
 
     def test_sigterm_stops_cleanly(self) -> None:
         """
