@@ -1,16 +1,17 @@
 """
 Compare the CPU time per STUN Binding response of mcs-ice and coturn.
 
-Starts coturn's C{turnserver --stun-only} and C{twistd mcs-ice} on loopback,
-then offers each the same number of Binding requests at the same rate, one
-server after the other, for a few alternating rounds. For each round it
-prints each server's CPU microseconds per response, from utime plus stime in
+Starts coturn's C{turnserver --stun-only}, C{twistd mcs-ice} and a bare
+Twisted UDP echo server (the floor of any Twisted server) on loopback, then
+offers each the same number of Binding requests at the same rate, one server
+after the other, for a few alternating rounds. For each round it prints each
+server's CPU microseconds per response, from utime plus stime in
 C{/proc/PID/stat} (10 ms ticks) and from the scheduler's nanosecond counters
-in C{/proc/PID/task/*/schedstat}, and at the end the medians and their ratio.
+in C{/proc/PID/task/*/schedstat}, and at the end the medians and the ratios.
 
 Run from the repository root::
 
-    python -m benchmarks.binding [--rate 5000] [--count 30000] [--rounds 3]
+    python -m benchmarks.binding [--rate 5000] [--count 20000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from benchmarks.common import (
     mcs_ice,
     send_at_rate,
     turnserver,
+    twisted_echo,
 )
 
 MAGIC_COOKIE = b"\x21\x12\xa4\x42"
@@ -79,14 +81,23 @@ class Round:
         return seconds / max(self.received, 1) * 1e6
 
 
+def is_echo(data: bytes) -> bool:
+    """
+    Return whether C{data} is a Binding request coming back from the echo
+    server.
+    """
+    return data[:2] == BINDING_REQUEST[:2]
+
+
 def measure_round(server: ServerProcess, count: int, rate: float) -> Round:
     """
     Offer C{count} requests at C{rate} per second to the running C{server}
     and read its CPU time before and after.
     """
     requests = binding_requests(count)
+    accept = is_echo if server.name == "twisted-echo" else is_binding_success
     stat_before, schedstat_before = server.cpu_seconds(), server.cpu_ns()
-    result = send_at_rate(server.port, requests, rate, accept=is_binding_success)
+    result = send_at_rate(server.port, requests, rate, accept=accept)
     stat_after, schedstat_after = server.cpu_seconds(), server.cpu_ns()
     return Round(
         result.sent,
@@ -107,8 +118,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--count",
         type=int,
-        default=30000,
-        help="requests per server and round (default 30000)",
+        default=20000,
+        help="requests per server and round (default 20000)",
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="alternating rounds (default 3)"
@@ -120,7 +131,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="requests to each server before measuring (default 2000)",
     )
     arguments = parser.parse_args(argv)
-    seconds = 2 * arguments.rounds * arguments.count / arguments.rate
+    seconds = 3 * arguments.rounds * arguments.count / arguments.rate
     if seconds > MAX_SECONDS:
         parser.error(f"the load would last {seconds:.0f} s; at most {MAX_SECONDS:.0f}")
     return arguments
@@ -139,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             free_udp_port(),
             ["--tcp-port", "0", "--api", f"tcp:0:interface={LOOPBACK}"],
         ),
+        twisted_echo(free_udp_port()),
     ]
     print(f"machine: {machine_description()}")
     print(
@@ -146,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" per server and round, {arguments.rounds} rounds"
     )
     print(
-        f"{'round':>5} {'server':<8} {'sent':>7} {'answered':>8}"
+        f"{'round':>5} {'server':<12} {'sent':>7} {'answered':>8}"
         f" {'us/resp (stat)':>15} {'us/resp (schedstat)':>20}"
     )
     rounds: dict[str, list[Round]] = {server.name: [] for server in servers}
@@ -162,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = measure_round(server, arguments.count, arguments.rate)
                 rounds[server.name].append(result)
                 print(
-                    f"{number:>5} {server.name:<8} {result.sent:>7}"
+                    f"{number:>5} {server.name:<12} {result.sent:>7}"
                     f" {result.received:>8}"
                     f" {result.per_response(result.stat_seconds):>15.2f}"
                     f" {result.per_response(result.schedstat_seconds):>20.2f}"
@@ -182,13 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, results in rounds.items()
     }
     for name, (stat, schedstat) in medians.items():
-        print(f"median {name:<8} {stat:.2f} us (stat), {schedstat:.2f} us (schedstat)")
-    stat_ratio = medians["mcs-ice"][0] / medians["coturn"][0]
-    schedstat_ratio = medians["mcs-ice"][1] / medians["coturn"][1]
-    print(
-        f"ratio mcs-ice / coturn: {stat_ratio:.2f} (stat),"
-        f" {schedstat_ratio:.2f} (schedstat)"
-    )
+        print(f"median {name:<12} {stat:.2f} us (stat), {schedstat:.2f} us (schedstat)")
+    for reference in ["coturn", "twisted-echo"]:
+        stat_ratio = medians["mcs-ice"][0] / medians[reference][0]
+        schedstat_ratio = medians["mcs-ice"][1] / medians[reference][1]
+        print(
+            f"ratio mcs-ice / {reference}: {stat_ratio:.2f} (stat),"
+            f" {schedstat_ratio:.2f} (schedstat)"
+        )
     return 0
 
 

@@ -212,6 +212,31 @@ def mcs_ice(port: int, extra_args: Sequence[str] = ()) -> ServerProcess:
     return ServerProcess("mcs-ice", argv, port)
 
 
+TWISTED_ECHO = """
+import sys
+from twisted.internet import reactor
+from twisted.internet.protocol import DatagramProtocol
+
+class Echo(DatagramProtocol):
+    def datagramReceived(self, data, addr):
+        self.transport.write(data, addr)
+
+reactor.listenUDP(int(sys.argv[1]), Echo(), interface="127.0.0.1")
+reactor.run()
+"""
+
+
+def twisted_echo(port: int) -> ServerProcess:
+    """
+    Return a bare Twisted UDP echo server on 127.0.0.1. Its CPU time per
+    echoed datagram is what the reactor and the interpreter cost without any
+    work of the server's own: the floor that mcs-ice is compared with.
+    """
+    return ServerProcess(
+        "twisted-echo", [sys.executable, "-c", TWISTED_ECHO, str(port)], port
+    )
+
+
 def answers(port: int, request: bytes, timeout: float = 0.5) -> bool:
     """
     Return whether a UDP server on 127.0.0.1:C{port} replies to C{request}
