@@ -17,7 +17,7 @@ the loopback echo peer (C{turnutils_peer}) allowed. For each server it:
 Run from the repository root::
 
     python -m benchmarks.turn [--clients 10] [--messages 500] [--size 100]
-        [--interval 10] [--allocations 500] [--send-indications]
+        [--interval 10] [--allocations 500] [--rounds 2] [--send-indications]
 
 With the defaults a run takes well under two minutes.
 """
@@ -28,6 +28,7 @@ import argparse
 import selectors
 import shutil
 import socket
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from benchmarks.common import (
     free_udp_port,
     machine_description,
     mcs_ice,
+    process_cpu_ns,
     turnserver,
 )
 from tests.e2e.turnutils import (
@@ -76,12 +78,13 @@ BINDING_REQUEST = StunMessage.request(Method.BINDING).encode()
 @dataclass
 class TurnResult:
     """
-    The figures of one server.
+    The figures of one server in one round.
     """
 
     name: str
     uclient: UclientResult
     cpu_seconds: float
+    cpu_ns: int
     allocations: int
     allocation_seconds: float
     rss_kib_added: int
@@ -96,9 +99,17 @@ class TurnResult:
     @property
     def cpu_us_per_packet(self) -> float:
         """
-        Server CPU microseconds per relayed packet.
+        Server CPU microseconds per relayed packet, from C{/proc/PID/stat}.
         """
         return self.cpu_seconds / max(1, self.relayed) * 1e6
+
+    @property
+    def schedstat_us_per_packet(self) -> float:
+        """
+        Server CPU microseconds per relayed packet, from the scheduler's
+        nanosecond counters.
+        """
+        return self.cpu_ns / max(1, self.relayed) / 1e3
 
     @property
     def allocations_per_second(self) -> float:
@@ -182,14 +193,21 @@ def allocate_many(port: int, count: int) -> tuple[int, float, list[socket.socket
                 sock.sendto(request.encode(fingerprint=True), server)
             challenges = _receive(selector, set(window))
 
-            for sock, challenge in challenges.items():
+            for sock, challenge in list(challenges.items()):
+                nonce = challenge.get(AttributeType.NONCE)
+                if nonce is None:
+                    # Not a 401 challenge: a 437, say, when the kernel gave
+                    # this socket the port of an earlier client that still
+                    # has an allocation. It counts as a failed allocation.
+                    del challenges[sock]
+                    continue
                 signed = StunMessage.request(
                     Method.ALLOCATE,
                     [
                         (AttributeType.REQUESTED_TRANSPORT, UDP_TRANSPORT),
                         (AttributeType.USERNAME, USER),
                         (AttributeType.REALM, REALM),
-                        (AttributeType.NONCE, challenge.get(AttributeType.NONCE)),
+                        (AttributeType.NONCE, nonce),
                     ],
                 )
                 sock.sendto(signed.encode(integrity_key=key, fingerprint=True), server)
@@ -228,9 +246,10 @@ def measure(
             interval_ms=arguments.interval,
             flags=["-s"] if arguments.send_indications else [],
         )
-        before = server.cpu_seconds()
+        before, before_ns = server.cpu_seconds(), process_cpu_ns(server.pid)
         result = run_uclient(argv)
         cpu = server.cpu_seconds() - before
+        cpu_ns = process_cpu_ns(server.pid) - before_ns
         assert isinstance(result, UclientResult)
 
         rss_before = rss_kib(server.pid)
@@ -242,12 +261,14 @@ def measure(
             sock.close()
     finally:
         server.stop()
-    return TurnResult(server.name, result, cpu, created, seconds, rss_added)
+    return TurnResult(server.name, result, cpu, cpu_ns, created, seconds, rss_added)
 
 
-def print_results(results: list[TurnResult], arguments: argparse.Namespace) -> None:
+def print_results(
+    rounds: list[list[TurnResult]], arguments: argparse.Namespace
+) -> None:
     """
-    Print one row per server and the CPU ratio.
+    Print one row per server and round, the medians and the CPU ratio.
     """
     print(f"machine: {machine_description()}")
     print(
@@ -256,22 +277,37 @@ def print_results(results: list[TurnResult], arguments: argparse.Namespace) -> N
         f" {arguments.allocations} allocations;"
         f" {'Send indications' if arguments.send_indications else 'channels'}"
     )
-    header = (
-        f"{'server':<8} {'sent':>6} {'lost':>5} {'rtt ms':>7} {'cpu us/pkt':>11}"
-        f" {'alloc/s':>8} {'KiB/alloc':>10}"
+    print(
+        f"{'round':>5} {'server':<8} {'sent':>6} {'lost':>5} {'rtt ms':>7}"
+        f" {'us/pkt stat':>11} {'schedstat':>9} {'alloc/s':>8} {'KiB/alloc':>9}"
     )
-    print(header)
-    for result in results:
-        print(
-            f"{result.name:<8} {result.uclient.sent:>6} {result.uclient.lost:>5}"
-            f" {result.uclient.round_trip_ms:>7.3f} {result.cpu_us_per_packet:>11.1f}"
-            f" {result.allocations_per_second:>8.0f} {result.kib_per_allocation:>10.2f}"
+    by_name: dict[str, list[TurnResult]] = {}
+    for number, results in enumerate(rounds, start=1):
+        for result in results:
+            by_name.setdefault(result.name, []).append(result)
+            print(
+                f"{number:>5} {result.name:<8} {result.uclient.sent:>6}"
+                f" {result.uclient.lost:>5} {result.uclient.round_trip_ms:>7.3f}"
+                f" {result.cpu_us_per_packet:>11.1f}"
+                f" {result.schedstat_us_per_packet:>9.1f}"
+                f" {result.allocations_per_second:>8.0f}"
+                f" {result.kib_per_allocation:>9.2f}"
+            )
+    medians = {
+        name: (
+            statistics.median(r.cpu_us_per_packet for r in results),
+            statistics.median(r.schedstat_us_per_packet for r in results),
         )
-    by_name = {result.name: result for result in results}
-    if "coturn" in by_name and "mcs-ice" in by_name:
-        coturn = by_name["coturn"].cpu_us_per_packet
-        ratio = by_name["mcs-ice"].cpu_us_per_packet / coturn if coturn else 0.0
-        print(f"CPU per relayed packet, mcs-ice / coturn: {ratio:.2f}")
+        for name, results in by_name.items()
+    }
+    for name, (stat, schedstat) in medians.items():
+        print(f"median {name}: {stat:.1f} us (stat), {schedstat:.1f} us (schedstat)")
+    if "coturn" in medians and "mcs-ice" in medians:
+        coturn, mcs = medians["coturn"], medians["mcs-ice"]
+        print(
+            "CPU per relayed packet, mcs-ice / coturn:"
+            f" {mcs[0] / coturn[0]:.2f} (stat), {mcs[1] / coturn[1]:.2f} (schedstat)"
+        )
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -287,6 +323,9 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--allocations", type=int, default=500, help="allocations to create"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds, alternating the servers"
     )
     parser.add_argument(
         "--send-indications",
@@ -312,9 +351,34 @@ def main(argv: Sequence[str]) -> int:
         print("turnutils_uclient and turnutils_peer are needed (Debian: coturn)")
         return 2
 
-    servers = []
+    peer = EchoPeer(peer_command, free_udp_port())
+    rounds: list[list[TurnResult]] = []
+    failed = False
+    try:
+        for _ in range(arguments.rounds):
+            results = []
+            for server in servers(arguments):
+                try:
+                    results.append(measure(server, peer, arguments, uclient))
+                except (UclientError, RuntimeError) as error:
+                    print(f"{server.name}: failed: {error}")
+                    failed = True
+            rounds.append(results)
+    finally:
+        peer.stop()
+    print_results(rounds, arguments)
+    return 1 if failed else 0
+
+
+def servers(arguments: argparse.Namespace) -> list[ServerProcess]:
+    """
+    Return the servers to measure, not started: coturn's C{turnserver} and
+    C{twistd mcs-ice}, each with the benchmark user, the loopback peer
+    allowed and its own relay port range.
+    """
+    chosen = []
     if arguments.only in (None, "coturn"):
-        servers.append(
+        chosen.append(
             turnserver(
                 free_udp_port(),
                 [
@@ -332,7 +396,7 @@ def main(argv: Sequence[str]) -> int:
             )
         )
     if arguments.only in (None, "mcs-ice"):
-        servers.append(
+        chosen.append(
             mcs_ice(
                 free_udp_port(),
                 [
@@ -352,19 +416,7 @@ def main(argv: Sequence[str]) -> int:
                 ],
             )
         )
-
-    peer = EchoPeer(peer_command, free_udp_port())
-    results = []
-    try:
-        for server in servers:
-            try:
-                results.append(measure(server, peer, arguments, uclient))
-            except (UclientError, RuntimeError) as error:
-                print(f"{server.name}: failed: {error}")
-    finally:
-        peer.stop()
-    print_results(results, arguments)
-    return 0 if len(results) == len(servers) else 1
+    return chosen
 
 
 if __name__ == "__main__":

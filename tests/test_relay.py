@@ -4,10 +4,11 @@ Tests for L{twisted_ice.transport.relay}.
 
 from __future__ import annotations
 
+import errno
 import random
 from typing import Any
 
-from twisted.internet.error import CannotListenError, MessageLengthError
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
@@ -37,13 +38,21 @@ class FakeUdpPort:
         self.listening = True
         self.error: Exception | None = None
 
-    def write(self, data: bytes, addr: Address) -> None:
+    @property
+    def socket(self) -> FakeUdpPort:
+        """
+        The port's socket: the port itself, which has C{sendto}.
+        """
+        return self
+
+    def sendto(self, data: bytes, addr: Address) -> int:
         """
         Record C{data} for C{addr}, or raise the configured error.
         """
         if self.error is not None:
             raise self.error
         self.written.append((data, addr))
+        return len(data)
 
     def stopListening(self) -> None:
         """
@@ -367,7 +376,7 @@ class DatagramTests(SynchronousTestCase):
         """
         A datagram the socket rejects as too large is dropped and counted.
         """
-        self.reactor.bound[self.relay[1]].error = MessageLengthError()
+        self.reactor.bound[self.relay[1]].error = OSError(errno.EMSGSIZE, "too long")
         self.pool.send(self.relay, ("198.51.100.7", 4000), b"data")
         self.assertEqual(self.pool.drops[RelayDropReason.TOO_LARGE], 1)
 

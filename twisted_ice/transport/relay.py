@@ -10,13 +10,15 @@ released ports at its tail, so a port is reused as late as possible.
 from __future__ import annotations
 
 import enum
+import errno
 import ipaddress
 import random
+import socket
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from twisted.internet.error import CannotListenError, MessageLengthError
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
@@ -195,6 +197,7 @@ class UdpRelayAllocator:
             self._pools[host] = _PortPool(ports, rng)
         self.ports: dict[Address, IListeningPort] = {}
         self.held: set[Address] = set()
+        self._sockets: dict[Address, socket.socket] = {}
         self.receiver: PeerReceiver | None = None
         self.drops: Counter[RelayDropReason] = Counter()
         self.packets_received = 0
@@ -263,6 +266,7 @@ class UdpRelayAllocator:
         listening = self.ports.pop(address, None)
         if listening is None:
             return
+        self._sockets.pop(address, None)
         self.held.discard(address)
         listening.stopListening()
         self._pools[address[0]].give_back(address[1])
@@ -272,16 +276,19 @@ class UdpRelayAllocator:
         Send C{data} from the relay port C{relay} to C{peer}. Datagrams for an
         unknown relay or that the socket rejects are dropped and counted.
         """
-        listening = self.ports.get(relay)
-        if listening is None:
+        sock = self._sockets.get(relay)
+        if sock is None:
             self.drops[RelayDropReason.UNKNOWN_RELAY] += 1
             return
+        # The socket's own sendto: this is the per-packet path, and
+        # Port.write would check the address again on every call.
         try:
-            listening.write(data, peer)  # type: ignore[attr-defined]
-        except MessageLengthError:
-            self.drops[RelayDropReason.TOO_LARGE] += 1
-        except OSError:
-            self.drops[RelayDropReason.WRITE_FAILED] += 1
+            sock.sendto(data, peer)
+        except OSError as error:
+            if error.errno == errno.EMSGSIZE:
+                self.drops[RelayDropReason.TOO_LARGE] += 1
+            else:
+                self.drops[RelayDropReason.WRITE_FAILED] += 1
         else:
             self.packets_sent += 1
             self.bytes_sent += len(data)
@@ -319,6 +326,7 @@ class UdpRelayAllocator:
         held = self._bind(host, port + 1)
         if held is None:
             self.ports.pop(relay).stopListening()
+            self._sockets.pop(relay, None)
             pool.give_back(port + 1)
             return None
         self.held.add(held)
@@ -336,4 +344,5 @@ class UdpRelayAllocator:
         except CannotListenError:
             return None
         self.ports[relay] = listening
+        self._sockets[relay] = listening.socket  # type: ignore[attr-defined]
         return relay
