@@ -8,8 +8,8 @@ import errno
 import random
 from typing import Any
 
-from twisted.internet.error import CannotListenError
-from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -25,25 +25,91 @@ IPV4 = AddressFamily.IPV4
 IPV6 = AddressFamily.IPV6
 
 
-class FakeUdpPort:
+class FakeArrival:
     """
-    A bound UDP port that records what is written to it.
+    Delivers datagrams to a fake relay socket as the network would: queue
+    it, then let the reactor's reader read it.
     """
 
-    def __init__(self, port: int, protocol: DatagramProtocol, interface: str) -> None:
-        self.port = port
-        self.protocol = protocol
-        self.interface = interface
+    def __init__(self, sock: FakeRelaySocket) -> None:
+        self._socket = sock
+
+    def datagramReceived(self, data: bytes, addr: tuple[object, ...]) -> None:
+        """
+        Queue C{data} from C{addr} and run the socket's reader.
+        """
+        self._socket.inbox.append((data, addr))
+        reader = self._socket.reactor.readers[self._socket.fileno()]
+        reader.doRead()
+
+
+class FakeRelaySocket:
+    """
+    A UDP socket that records what is sent and reads from an inbox.
+
+    @ivar port: the bound port, once bound.
+    @ivar interface: the bound host.
+    @ivar written: the datagrams sent, with their destinations.
+    @ivar error: raised by C{sendto} when set.
+    @ivar protocol: delivers datagrams to the socket, for tests.
+    """
+
+    def __init__(self, reactor: FakeUdpReactor, family: int) -> None:
+        self.reactor = reactor
+        self.family = family
+        self.port = 0
+        self.interface = ""
         self.written: list[tuple[bytes, Address]] = []
-        self.listening = True
+        self.inbox: list[tuple[bytes, tuple[object, ...]]] = []
         self.error: Exception | None = None
+        self.read_error: OSError | None = None
+        self.closed = False
+        self.blocking = True
+        self.protocol = FakeArrival(self)
+        self._fileno = reactor.next_fileno()
 
     @property
-    def socket(self) -> FakeUdpPort:
+    def listening(self) -> bool:
         """
-        The port's socket: the port itself, which has C{sendto}.
+        Whether the socket is open and watched by the reactor.
         """
-        return self
+        return not self.closed and self._fileno in self.reactor.readers
+
+    def bind(self, address: Address) -> None:
+        """
+        Bind, or raise L{OSError} (EADDRINUSE) when the port is in use.
+        """
+        host, port = address
+        self.reactor.attempts.append(port)
+        if port in self.reactor.in_use:
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        current = self.reactor.bound.get(port)
+        if current is not None and not current.closed:
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        self.interface, self.port = host, port
+        self.reactor.bound[port] = self
+
+    def setblocking(self, flag: bool) -> None:
+        """
+        Record the blocking mode.
+        """
+        self.blocking = flag
+
+    def fileno(self) -> int:
+        """
+        Return a made-up file descriptor.
+        """
+        return self._fileno
+
+    def recvfrom(self, size: int) -> tuple[bytes, tuple[object, ...]]:
+        """
+        Return the oldest queued datagram, or raise EAGAIN.
+        """
+        if self.read_error is not None:
+            raise self.read_error
+        if not self.inbox:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return self.inbox.pop(0)
 
     def sendto(self, data: bytes, addr: Address) -> int:
         """
@@ -54,40 +120,50 @@ class FakeUdpPort:
         self.written.append((data, addr))
         return len(data)
 
-    def stopListening(self) -> None:
+    def close(self) -> None:
         """
-        Mark the port closed.
+        Mark the socket closed.
         """
-        self.listening = False
+        self.closed = True
 
 
 class FakeUdpReactor:
     """
-    A reactor whose C{listenUDP} binds fake ports, failing on ports in
-    L{in_use}.
+    The reactor and socket factory of an allocator under test: sockets bind
+    fake ports, failing on ports in L{in_use}, and readers are recorded.
     """
 
     def __init__(self, in_use: set[int] | None = None) -> None:
         self.in_use = in_use or set()
-        self.bound: dict[int, FakeUdpPort] = {}
+        self.bound: dict[int, FakeRelaySocket] = {}
         self.attempts: list[int] = []
+        self.readers: dict[int, Any] = {}
+        self._filenos = 100
 
-    def listenUDP(
-        self,
-        port: int,
-        protocol: DatagramProtocol,
-        interface: str = "",
-        maxPacketSize: int = 8192,
-    ) -> FakeUdpPort:
+    def next_fileno(self) -> int:
         """
-        Bind a fake port, or raise L{CannotListenError} when it is in use.
+        Return a new made-up file descriptor.
         """
-        self.attempts.append(port)
-        if port in self.in_use or port in self.bound and self.bound[port].listening:
-            raise CannotListenError(interface, port, OSError(98, "in use"))
-        bound = FakeUdpPort(port, protocol, interface)
-        self.bound[port] = bound
-        return bound
+        self._filenos += 1
+        return self._filenos
+
+    def socket(self, family: int) -> FakeRelaySocket:
+        """
+        Make an unbound fake socket.
+        """
+        return FakeRelaySocket(self, family)
+
+    def addReader(self, reader: Any) -> None:
+        """
+        Watch C{reader}.
+        """
+        self.readers[reader.fileno()] = reader
+
+    def removeReader(self, reader: Any) -> None:
+        """
+        Stop watching C{reader}.
+        """
+        self.readers.pop(reader.fileno(), None)
 
 
 def allocator(
@@ -101,6 +177,7 @@ def allocator(
         ports,
         reactor=reactor,  # type: ignore[arg-type]
         rng=random.Random(1),
+        socket_factory=reactor.socket,  # type: ignore[arg-type]
         **kwargs,
     )
 
@@ -255,9 +332,11 @@ class ReserveTests(SynchronousTestCase):
         """
         The families are those of the relay hosts.
         """
+        reactor = FakeUdpReactor()
         pool = UdpRelayAllocator(
             ["192.0.2.1", "2001:db8::1"],
-            reactor=FakeUdpReactor(),  # type: ignore[arg-type]
+            reactor=reactor,  # type: ignore[arg-type]
+            socket_factory=reactor.socket,  # type: ignore[arg-type]
         )
         self.assertEqual(pool.families(), frozenset({IPV4, IPV6}))
 
@@ -379,6 +458,41 @@ class DatagramTests(SynchronousTestCase):
         self.reactor.bound[self.relay[1]].error = OSError(errno.EMSGSIZE, "too long")
         self.pool.send(self.relay, ("198.51.100.7", 4000), b"data")
         self.assertEqual(self.pool.drops[RelayDropReason.TOO_LARGE], 1)
+
+    def test_socket_non_blocking(self) -> None:
+        """
+        Relay sockets are non-blocking, so a read never stalls the reactor.
+        """
+        self.assertFalse(self.reactor.bound[self.relay[1]].blocking)
+
+    def test_read_again_not_counted(self) -> None:
+        """
+        A read that finds no datagram (EAGAIN) is no drop.
+        """
+        reader = self.reactor.readers[self.reactor.bound[self.relay[1]].fileno()]
+        reader.doRead()
+        self.assertEqual(sum(self.pool.drops.values()), 0)
+
+    def test_read_error_counted(self) -> None:
+        """
+        A read that fails otherwise is counted, and the port stays open.
+        """
+        port = self.reactor.bound[self.relay[1]]
+        port.read_error = OSError(errno.ENOMEM, "out of memory")
+        self.reactor.readers[port.fileno()].doRead()
+        self.assertEqual(self.pool.drops[RelayDropReason.READ_FAILED], 1)
+        self.assertTrue(port.listening)
+
+    def test_connection_lost_releases(self) -> None:
+        """
+        When the reactor gives up on a relay socket, its port is released.
+        """
+        port = self.reactor.bound[self.relay[1]]
+        reader = self.reactor.readers[port.fileno()]
+        self.reactor.removeReader(reader)
+        reader.connectionLost(Failure(ConnectionDone()))
+        self.assertNotIn(self.relay, self.pool.ports)
+        self.assertTrue(port.closed)
 
     def test_send_error_counted(self) -> None:
         """

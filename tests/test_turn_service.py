@@ -122,6 +122,7 @@ class ServiceFixture(SynchronousTestCase):
             range(50000, 50100),
             reactor=self.udp_reactor,  # type: ignore[arg-type]
             rng=random.Random(3),
+            socket_factory=self.udp_reactor.socket,  # type: ignore[arg-type]
         )
         self.core = TurnCore(
             TurnConfig(realm=REALM),
