@@ -228,7 +228,7 @@ class ReserveTests(SynchronousTestCase):
 
     def test_skips_ports_in_use(self) -> None:
         """
-        Ports another process holds are skipped.
+        Ports that another process has bound are skipped.
         """
         reactor = FakeUdpReactor(in_use=set(range(50000, 50009)))
         relay = allocator(reactor).reserve(IPV4)

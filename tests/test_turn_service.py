@@ -356,8 +356,8 @@ class CredentialLookupTests(ServiceFixture):
 
     def test_waits_for_keys(self) -> None:
         """
-        Nothing is answered until the store's Deferred fires; then the
-        request succeeds.
+        Nothing is sent until the store's Deferred fires; then the request
+        succeeds.
         """
         store = DeferredStore()
         self.store = store
@@ -389,7 +389,8 @@ class CredentialLookupTests(ServiceFixture):
 
     def test_store_failure_500(self) -> None:
         """
-        A failing store is logged and answered with 500, unsigned.
+        A failing store is logged, and the request gets a 500 response,
+        unsigned.
         """
         self.store = FailingStore()
         self.service = self.make_service()
@@ -961,7 +962,8 @@ class BuildTurnServiceTests(SynchronousTestCase):
 
     def test_credentials_from_options(self) -> None:
         """
-        The service's store knows the C{--user} users and the REST secrets.
+        The service's store returns keys for the C{--user} users and the REST
+        secrets.
         """
         options = parse(*TURN_ON, "--auth-secret", "s")
         store, users_file = turn_module.build_credential_store(options)

@@ -41,7 +41,7 @@ The relay port range when C{--relay-ports} is not given: the dynamic ports
 BIND_ATTEMPTS = 64
 """
 How many ports one reservation tries before it fails: ports that another
-process holds are skipped, but a reservation never walks the whole range.
+process has bound are skipped, but a reservation never walks the whole range.
 """
 
 MAX_DATAGRAM = 65535

@@ -60,8 +60,8 @@ unexpected errors); the repeats in between are only counted.
 
 MAX_PENDING_LOOKUPS = 1000
 """
-The most credential lookups that may wait for the store at once; requests
-beyond it are dropped, so a slow store cannot make requests pile up.
+The maximum number of credential lookups that wait for the store at once.
+Requests beyond it are dropped, so a slow store cannot make requests pile up.
 """
 
 _AUTHENTICATION_FAILURES = frozenset({401, 441})
@@ -133,11 +133,12 @@ class TurnService(Service):
     """
     Runs a L{TurnCore} for the muxes.
 
-    Requests are handled in two phases: the core answers what needs no key,
-    or names the user whose keys the credential store must find; once the
-    store's L{Deferred} fires, the core authenticates and runs the request. A
-    store failure is logged and answered with 500 (Server Error), unsigned,
-    so the client neither takes it for wrong credentials nor waits.
+    Requests are handled in two phases. The core replies to what needs no
+    key, or names the user whose keys the credential store must find; once
+    the store's L{Deferred} fires, the core authenticates and runs the
+    request. A store failure is logged and gets a 500 (Server Error)
+    response, unsigned, so the client neither takes it for wrong
+    credentials nor waits.
 
     @ivar core: the TURN state.
     @ivar writers: the writer for each transport; the TCP/TLS mux registers
