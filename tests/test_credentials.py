@@ -119,6 +119,14 @@ class StaticStoreTests(SynchronousTestCase):
         store = StaticCredentialStore({"alice": "secret"})
         self.assertEqual(result_of(store.get_keys("bob", REALM)), [])
 
+    def test_invalid_user_name_no_key(self) -> None:
+        """
+        A user name that the OpaqueString profile rejects (a control
+        character) gets no key, and no exception.
+        """
+        store = StaticCredentialStore({"al\x07ice": "secret"})
+        self.assertEqual(result_of(store.get_keys("al\x07ice", REALM)), [])
+
     def test_key_depends_on_realm(self) -> None:
         """
         The key is computed for the realm asked for.

@@ -545,6 +545,40 @@ class RelayTests(ServiceFixture):
         port.protocol.datagramReceived(b"back", PEER)
         self.assertEqual(channeldata.decode(self.udp.written[-1][0]), (0x4000, b"back"))
 
+    def test_truncated_channel_data_dropped(self) -> None:
+        """
+        ChannelData whose length field runs past the datagram is dropped
+        silently, without an error counted.
+        """
+        relay = self.allocate()
+        self.signed(
+            Method.CHANNEL_BIND,
+            [
+                (AttributeType.CHANNEL_NUMBER, 0x4000),
+                (AttributeType.XOR_PEER_ADDRESS, PEER),
+            ],
+        )
+        self.service.channel_data_received(b"\x40\x00\x00\x10abc", UDP_PATH)
+        self.assertEqual(self.udp_reactor.bound[relay[1]].written, [])
+        self.assertEqual(self.service.drops[TurnDropReason.EXCEPTION], 0)
+
+    def test_send_to_unpermitted_peer_dropped(self) -> None:
+        """
+        A Send indication to a peer without permission is dropped silently.
+        """
+        relay = self.allocate()
+        message = StunMessage(
+            Method.SEND,
+            MessageClass.INDICATION,
+            b"\x02" * 12,
+            [(AttributeType.XOR_PEER_ADDRESS, PEER), (AttributeType.DATA, b"ping")],
+        )
+        data = message.encode()
+        written = len(self.udp.written)
+        self.service.stun_received(decode(data), data, UDP_PATH)
+        self.assertEqual(self.udp_reactor.bound[relay[1]].written, [])
+        self.assertEqual(len(self.udp.written), written)
+
     def test_channel_data_without_allocation_dropped(self) -> None:
         """
         ChannelData on a path without allocation is dropped silently.
