@@ -246,8 +246,7 @@ class Options(usage.Options):
 
     def opt_rfc5766_channels(self) -> None:
         """
-        Accept TURN channel numbers up to 0x7FFF, as RFC 5766 did, for
-        clients such as coturn's turnutils_uclient; RFC 8656 allows 0x4FFF.
+        Accept TURN channels up to 0x7FFF (RFC 5766), as turnutils_uclient uses.
         """
         self["rfc5766-channels"] = True
 
