@@ -37,7 +37,9 @@ class StaticChecksTests(unittest.TestCase):
         C{ruff check} finds nothing in the package, the plugin, the tests and
         the benchmarks.
         """
-        result = run_tool("ruff", "check", "twisted_ice", "twisted", "tests", "benchmarks")
+        result = run_tool(
+            "ruff", "check", "twisted_ice", "twisted", "tests", "benchmarks"
+        )
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
     def test_mypy_strict(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from twisted.trial import unittest
 
+from tests.e2e.session_api import SessionApiClient
 from tests.e2e.support import (
     LOOPBACK,
     UDP_READY,
@@ -19,7 +20,6 @@ from tests.e2e.support import (
     run_twistd,
     start_server,
 )
-from tests.e2e.session_api import SessionApiClient
 from tests.test_tcp_tls import write_self_signed
 from twisted_ice.stun import AttributeType, Method, StunMessage, decode
 from twisted_ice.transport.framing import frame_rfc4571
