@@ -42,6 +42,15 @@ class StaticChecksTests(unittest.TestCase):
         )
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
+    def test_ruff_format(self) -> None:
+        """
+        C{ruff format --check} would change no file.
+        """
+        result = run_tool(
+            "ruff", "format", "--check", "twisted_ice", "twisted", "tests", "benchmarks"
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
     def test_mypy_strict(self) -> None:
         """
         C{mypy --strict}, configured in pyproject.toml, finds no error.

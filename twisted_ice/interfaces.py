@@ -278,7 +278,6 @@ class ISessionManager(Interface):
         """
 
 
-
 # --- TURN ------------------------------------------------------------------
 #
 # The TURN adapter looks up long-term keys through an ICredentialStore and
