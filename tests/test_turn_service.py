@@ -994,6 +994,18 @@ class BuildTurnServiceTests(SynchronousTestCase):
         )
         self.assertEqual([type(s) for s in parent], [TurnService, ReloadOnSighup])
 
+    def test_own_addresses(self) -> None:
+        """
+        The peer policy's own addresses are the UDP port on the relay
+        address, the interface and every ICE candidate address.
+        """
+        options = parse(*TURN_ON, "--public-ip", "192.0.2.7", "--relay-ip", "127.0.0.2")
+        port = options["udp-port"]
+        self.assertEqual(
+            turn_module.own_addresses(options),
+            [("127.0.0.1", port), ("127.0.0.2", port), ("192.0.2.7", port)],
+        )
+
     def test_credentials_from_options(self) -> None:
         """
         The service's store returns keys for the C{--user} users and the REST
