@@ -227,7 +227,7 @@ class ValidCheckTests(CheckTestsMixin, SynchronousTestCase):
         The path passed a check, so its media is accepted.
         """
         self.assertIs(self.agent.stream_for_path(PATH), self.stream)
-        self.assertEqual(self.stream.valid_paths, {PATH: 1})
+        self.assertEqual(self.stream.valid_paths.get(PATH), 1)
 
     def test_other_path_not_valid(self) -> None:
         """
@@ -505,25 +505,44 @@ class BadCheckTests(CheckTestsMixin, SynchronousTestCase):
         self.assert_error(response, 401, signed=False)
         self.assert_unchanged()
 
-    def test_component_2_with_rtcp_mux_gets_400(self) -> None:
+    def test_component_2_with_rtcp_mux_is_component_1(self) -> None:
         """
-        A stream with rtcp-mux has only component 1, so a check for component
-        2 gets a signed 400.
+        A stream with rtcp-mux has only component 1, so a check whose
+        PRIORITY ends in 254 (256 - 2) validates its path for component 1.
         """
         message = build_check(self.stream, priority=priority_for(2))
-        result, response = self.handle(message)
-        self.assertEqual(result, CheckResult.BAD_COMPONENT)
-        self.assert_error(response, 400, signed=True)
-        self.assert_unchanged()
+        outcome = self.agent.handle_check(message, PATH, 5.0)
+        self.assertEqual(outcome.result, CheckResult.SUCCESS)
+        self.assertEqual(self.stream.valid_paths.get(PATH), 1)
 
-    def test_priority_low_byte_zero_gets_400(self) -> None:
+    def test_priority_1_is_component_1(self) -> None:
         """
-        A PRIORITY whose low byte is 0 means component 256, which no stream
-        has.
+        PRIORITY 1 is valid (RFC 8445 allows 1 to 2**31 - 1) although its
+        low byte names no component: the check is for component 1.
+        """
+        message = build_check(self.stream, priority=1)
+        outcome = self.agent.handle_check(message, PATH, 5.0)
+        self.assertEqual(outcome.result, CheckResult.SUCCESS)
+        self.assertEqual(self.stream.valid_paths.get(PATH), 1)
+
+    def test_priority_low_byte_zero_is_component_1(self) -> None:
+        """
+        A PRIORITY whose low byte is 0 would mean component 256, which no
+        stream has, so the check is for component 1.
         """
         message = build_check(self.stream, priority=0x7E000000)
+        outcome = self.agent.handle_check(message, PATH, 5.0)
+        self.assertEqual(outcome.result, CheckResult.SUCCESS)
+        self.assertEqual(self.stream.valid_paths.get(PATH), 1)
+
+    def test_priority_0_gets_400(self) -> None:
+        """
+        PRIORITY 0 is outside RFC 8445's range of 1 to 2**31 - 1, so the
+        check gets a signed 400.
+        """
+        message = build_check(self.stream, priority=0)
         result, response = self.handle(message)
-        self.assertEqual(result, CheckResult.BAD_COMPONENT)
+        self.assertEqual(result, CheckResult.BAD_PRIORITY)
         self.assert_error(response, 400, signed=True)
         self.assert_unchanged()
 
@@ -684,9 +703,19 @@ class RtcpComponentTests(CheckTestsMixin, SynchronousTestCase):
         self.assertEqual(self.stream.selected, PATH)
         self.assertIn(Nominated(self.stream, RTCP_PATH, 2, None), outcome.events)
 
+    def test_priority_1_without_rtcp_mux(self) -> None:
+        """
+        PRIORITY 1's low byte names no component, so even without rtcp-mux
+        the check is for component 1.
+        """
+        message = build_check(self.stream, priority=1)
+        outcome = self.agent.handle_check(message, RTCP_PATH, 1.0)
+        self.assertEqual(outcome.result, CheckResult.SUCCESS)
+        self.assertEqual(self.stream.valid_paths, {RTCP_PATH: 1})
+
     def test_rtp_check_component_1(self) -> None:
         """
         A check whose PRIORITY ends in 255 is for component 1.
         """
         self.agent.handle_check(build_check(self.stream), PATH, 1.0)
-        self.assertEqual(self.stream.valid_paths, {PATH: 1})
+        self.assertEqual(self.stream.valid_paths.get(PATH), 1)

@@ -34,7 +34,7 @@ PREFIX = "twisted_ice"
 
 CHECK_ERROR_CODES: Mapping[CheckResult, int] = {
     CheckResult.MISSING_ATTRIBUTE: 400,
-    CheckResult.BAD_COMPONENT: 400,
+    CheckResult.BAD_PRIORITY: 400,
     CheckResult.UNKNOWN_UFRAG: 401,
     CheckResult.BAD_INTEGRITY: 401,
     CheckResult.WRONG_REMOTE_UFRAG: 401,

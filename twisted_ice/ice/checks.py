@@ -32,7 +32,7 @@ class CheckResult(enum.StrEnum):
     BAD_INTEGRITY = "bad-integrity"
     WRONG_REMOTE_UFRAG = "wrong-remote-ufrag"
     UNKNOWN_ATTRIBUTE = "unknown-attribute"
-    BAD_COMPONENT = "bad-component"
+    BAD_PRIORITY = "bad-priority"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,6 +87,25 @@ def _signed_error(
     return CheckOutcome(result, response)
 
 
+def check_component(priority: int, components: int) -> int:
+    """
+    Return the component a check with this PRIORITY is for.
+
+    The low byte of a priority computed by the RFC 8445 section 5.1.2.1
+    formula is 256 - component, which distinguishes RTCP checks from RTP
+    ones on one ufrag. Any other value from 1 to 2**31 - 1 is valid too (RFC 8445
+    section 7.1.1), so a low byte that names no component of the stream
+    means component 1.
+
+    @param components: The number of components of the stream: 1 with
+        rtcp-mux, 2 without.
+    """
+    component = 256 - (priority & 0xFF)
+    if 1 <= component <= components:
+        return component
+    return 1
+
+
 def validate_check(
     message: StunMessage, find_stream: Callable[[str], Stream | None]
 ) -> CheckOutcome | AcceptedCheck:
@@ -100,7 +119,7 @@ def validate_check(
     (RFC 8489 section 7.3). An unknown local ufrag, wrong integrity or a
     wrong remote ufrag gets an unsigned 401. After authentication, an unknown
     comprehension-required attribute gets a signed 420, a missing PRIORITY or
-    a component the stream does not have a signed 400. ICE-CONTROLLED and
+    a PRIORITY of 0 a signed 400. ICE-CONTROLLED and
     ICE-CONTROLLING are not looked at: a lite agent is always controlled, so
     a confused peer gets a normal response instead of a 487.
 
@@ -149,19 +168,15 @@ def validate_check(
         return _signed_error(
             message, BAD_REQUEST, CheckResult.MISSING_ATTRIBUTE, credentials
         )
-
-    # The low byte of a candidate priority is 256 - component (RFC 8445
-    # section 5.1.2.1), so it tells RTCP checks from RTP ones on one ufrag.
-    component = 256 - (int(priority) & 0xFF)
-    if not 1 <= component <= stream.components:
+    if priority == 0:
         return _signed_error(
-            message, BAD_REQUEST, CheckResult.BAD_COMPONENT, credentials
+            message, BAD_REQUEST, CheckResult.BAD_PRIORITY, credentials
         )
 
     return AcceptedCheck(
         stream=stream,
         credentials=credentials,
         previous=previous,
-        component=component,
+        component=check_component(int(priority), stream.components),
         use_candidate=message.has(AttributeType.USE_CANDIDATE),
     )
