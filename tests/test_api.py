@@ -22,6 +22,7 @@ from twisted_ice.api import (
     SessionInfo,
     SessionLimitError,
     StreamInfo,
+    resource,
 )
 from twisted_ice.interfaces import ISessionManager
 from twisted_ice.media import MediaSpec
@@ -160,6 +161,22 @@ class ApiTestCase(unittest.TestCase):
         lines.append(b"Content-Length: %d" % len(body))
         lines.extend(headers)
         return self.raw(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+
+    def send_head(self, length: int, extra: bytes = b"") -> StringTransport:
+        """
+        Send only the headers of a C{POST /sessions} whose Content-Length
+        is C{length}, on L{channel}, and return the transport.
+        """
+        self.channel = self.site.buildProtocol(None)
+        transport = StringTransport()
+        self.channel.makeConnection(transport)
+        self.channel.dataReceived(
+            b"POST /sessions HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+            b"Content-Type: application/sdp\r\n"
+            b"Content-Length: %d\r\n%s\r\n" % (length, extra)
+        )
+        return transport
 
     def post_sdp(self, offer: str = OFFER, path: bytes = b"/sessions") -> Response:
         """
@@ -429,6 +446,68 @@ class CreateTests(ApiTestCase):
             response.json(), {"error": "media mode forward requires a target"}
         )
 
+    def test_deep_json_gets_400(self) -> None:
+        """
+        A JSON body nested 30,000 levels deep gets 400 with a JSON message,
+        and no error is logged.
+        """
+        body = b'{"offer": ' + b"[" * 30000 + b"]" * 30000 + b"}"
+        response = self.request(b"POST", b"/sessions", body, b"application/json")
+        self.assertEqual(response.code, 400)
+        self.assertEqual(
+            response.json(),
+            {"error": "invalid JSON body: nested deeper than 16 levels"},
+        )
+
+    def test_recursion_error_gets_400(self) -> None:
+        """
+        Without the depth bound, the RecursionError of C{json.loads} on a
+        deep body still gets 400 and no error is logged.
+        """
+        self.patch(resource, "MAX_JSON_DEPTH", 10**6)
+        body = b'{"offer": ' + b"[" * 30000 + b"]" * 30000 + b"}"
+        response = self.request(b"POST", b"/sessions", body, b"application/json")
+        self.assertEqual(response.code, 400)
+        self.assertEqual(
+            response.json(), {"error": "invalid JSON body: nested too deeply"}
+        )
+
+    def test_brackets_in_strings_not_nesting(self) -> None:
+        """
+        Brackets inside JSON strings, escaped quotes included, do not count
+        as nesting.
+        """
+        body = {"offer": OFFER + "a=x:" + '\\"[' * 100, "answer": "{" * 100}
+        response = self.post_json(body)
+        self.assertEqual(response.code, 201)
+
+    def test_long_number_gets_plain_400(self) -> None:
+        """
+        A 60,000-digit number gets 400 with a message that names the limit
+        and does not pass on Python's advice about its own limits.
+        """
+        body = b'{"offer": ' + b"7" * 60000 + b"}"
+        response = self.request(b"POST", b"/sessions", body, b"application/json")
+        self.assertEqual(response.code, 400)
+        self.assertEqual(
+            response.json(),
+            {"error": "invalid JSON body: a number has more than 64 digits"},
+        )
+
+    def test_invalid_json_names_position(self) -> None:
+        """
+        A body that is not JSON gets a message with the position of the
+        error.
+        """
+        response = self.request(b"POST", b"/sessions", b"{", b"application/json")
+        self.assertEqual(
+            response.json(),
+            {
+                "error": "invalid JSON body: Expecting property name enclosed"
+                " in double quotes at line 1 column 2"
+            },
+        )
+
     def test_not_utf8_gets_400(self) -> None:
         """
         A body that is not UTF-8 gets 400.
@@ -481,6 +560,41 @@ class CreateTests(ApiTestCase):
         )
         response = self.raw(head + chunks + b"0\r\n\r\n")
         self.assertEqual(response.code, 413)
+        self.assertEqual(self.manager.created, [])
+
+    def test_declared_length_413_before_body(self) -> None:
+        """
+        Headers that declare a body beyond the limit get 413 at once, before
+        any body arrives, and the connection closes.
+        """
+        for length in (70000, 99999999999):
+            transport = self.send_head(length)
+            response = parse_response(transport.value())
+            self.assertEqual(response.code, 413)
+            self.assertEqual(
+                response.json(),
+                {"error": f"request body larger than {MAX_BODY_SIZE} bytes"},
+            )
+            self.assertTrue(transport.disconnecting)
+
+    def test_declared_length_no_100_continue(self) -> None:
+        """
+        C{Expect: 100-continue} with a declared body beyond the limit gets
+        413, not C{100 Continue}.
+        """
+        transport = self.send_head(70000, b"Expect: 100-continue\r\n")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 413 "))
+        self.assertNotIn(b"100 Continue", transport.value())
+
+    def test_body_after_413_ignored(self) -> None:
+        """
+        Body bytes that arrive after the 413 are discarded, and the manager
+        is not called.
+        """
+        transport = self.send_head(70000)
+        written = transport.value()
+        self.channel.dataReceived(b"v" * 70000)
+        self.assertEqual(transport.value(), written)
         self.assertEqual(self.manager.created, [])
 
     def test_body_at_limit_accepted(self) -> None:
@@ -628,6 +742,43 @@ class SessionResourceTests(ApiTestCase):
         response = self.request(b"GET", b"/sessions/nope")
         self.assertEqual(response.code, 404)
         self.assertEqual(response.json(), {"error": "session 'nope' not found"})
+
+    def test_long_unknown_id_not_echoed(self) -> None:
+        """
+        A 10,000-byte session id is no session id: 404 with a short message
+        that does not echo it.
+        """
+        response = self.request(b"GET", b"/sessions/" + b"a" * 10000)
+        self.assertEqual(response.code, 404)
+        self.assertEqual(response.json(), {"error": "session not found"})
+
+    def test_malformed_id_not_echoed(self) -> None:
+        """
+        A session id with characters outside URL-safe base64 gets 404
+        without echoing it, on every method.
+        """
+        for method in (b"GET", b"DELETE", b"PATCH"):
+            response = self.request(method, b"/sessions/%3Cscript%3E")
+            self.assertEqual(response.code, 404)
+            self.assertEqual(response.json(), {"error": "session not found"})
+
+    def test_long_path_gets_400(self) -> None:
+        """
+        A 20,000-byte request path gets 400 and the connection closes.
+        """
+        channel = self.site.buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(
+            b"GET /sessions/" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        response = parse_response(transport.value())
+        self.assertEqual(response.code, 400)
+        self.assertEqual(
+            response.json(),
+            {"error": "request line or header line longer than 16384 bytes"},
+        )
+        self.assertTrue(transport.disconnecting)
 
     def test_get_trailing_slash(self) -> None:
         """

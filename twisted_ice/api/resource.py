@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +27,30 @@ The largest request body accepted, in bytes. Chromium's offer with one audio
 and one data channel m-line is about 2 KiB.
 """
 
+MAX_JSON_DEPTH = 16
+"""
+The deepest nesting of arrays and objects accepted in a JSON body. A valid
+body nests two deep; the bound keeps C{json.loads} far from Python's
+recursion limit.
+"""
+
+MAX_JSON_INT_DIGITS = 64
+"""
+The most digits accepted in a JSON integer. No member of a valid body is an
+integer, and the bound comes before Python's own limit of 4300 digits.
+"""
+
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""
+The format of a session id: URL-safe base64 characters, as
+C{secrets.token_urlsafe} writes them. A path segment of any other form is
+no session, and is not echoed in the 404.
+"""
+
 SDP = b"application/sdp"
 JSON = b"application/json"
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 class ApiError(Exception):
@@ -42,6 +65,35 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+def json_depth(text: str) -> int:
+    """
+    Return the deepest nesting of arrays and objects in the JSON C{text},
+    ignoring brackets inside strings. On text that is not JSON the result
+    is only an estimate, and C{json.loads} rejects that text anyway.
+    """
+    depth = 0
+    deepest = 0
+    for char in _JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_int(digits: str) -> int:
+    """
+    Convert a JSON integer, as C{json.loads} calls it.
+
+    @raise ValueError: The integer has more than L{MAX_JSON_INT_DIGITS}
+        digits.
+    """
+    if len(digits.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise ValueError(f"a number has more than {MAX_JSON_INT_DIGITS} digits")
+    return int(digits)
 
 
 class ApiRequest(server.Request):
@@ -241,6 +293,8 @@ class SessionApi(Resource):
             )
         if len(segments) == 2 and segments[0] == b"sessions":
             session_id = segments[1].decode("utf-8", "replace")
+            if not SESSION_ID.fullmatch(session_id):
+                raise ApiError(http.NOT_FOUND, "session not found")
             if method == b"GET":
                 return self.read(request, session_id)
             if method == b"DELETE":
@@ -306,10 +360,27 @@ class SessionApi(Resource):
 
         @raise ApiError: 400, naming the invalid member.
         """
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise ApiError(
+                http.BAD_REQUEST,
+                f"invalid JSON body: nested deeper than {MAX_JSON_DEPTH} levels",
+            )
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_int=parse_json_int)
+        except json.JSONDecodeError as error:
+            raise ApiError(
+                http.BAD_REQUEST,
+                f"invalid JSON body: {error.msg} at line {error.lineno}"
+                f" column {error.colno}",
+            ) from None
         except ValueError as error:
-            raise ApiError(http.BAD_REQUEST, f"invalid JSON: {error}") from None
+            # Besides JSONDecodeError, parse_json_int raises ValueError here,
+            # with a message that holds no advice about Python's limits.
+            raise ApiError(http.BAD_REQUEST, f"invalid JSON body: {error}") from None
+        except RecursionError:
+            raise ApiError(
+                http.BAD_REQUEST, "invalid JSON body: nested too deeply"
+            ) from None
         if not isinstance(value, dict):
             raise ApiError(http.BAD_REQUEST, "the JSON body must be an object")
         unknown = set(value) - {"offer", "answer", "media"}
@@ -449,12 +520,74 @@ class SessionApi(Resource):
         return self.write_answer(request, kind, session, self.location(session))
 
 
-class ApiSite(server.Site):
+class ApiChannel(http.HTTPChannel):
     """
-    The site of the session API: request bodies bounded to L{MAX_BODY_SIZE},
-    no tracebacks in error pages.
+    An HTTP/1.1 connection of the API that rejects a request as soon as its
+    headers declare a body beyond L{MAX_BODY_SIZE}: 413 without waiting for
+    the body and without C{100 Continue}, then the connection closes.
+    A request line or header line beyond C{MAX_LENGTH} bytes gets 400 and
+    the connection closes.
     """
 
+    max_body_size = MAX_BODY_SIZE
+    rejected = False
+
+    def allHeadersReceived(self) -> None:
+        """
+        Reject a declared body beyond the limit, else go on as usual.
+        """
+        if self.length is not None and self.length > self.max_body_size:
+            self.reject(
+                http.REQUEST_ENTITY_TOO_LARGE,
+                f"request body larger than {self.max_body_size} bytes",
+            )
+            return
+        super().allHeadersReceived()  # type: ignore[no-untyped-call]
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """
+        Reject a request line or header line beyond C{MAX_LENGTH} bytes.
+        """
+        self.reject(
+            http.BAD_REQUEST,
+            f"request line or header line longer than {self.MAX_LENGTH} bytes",
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Discard what arrives after a rejection, until the connection closes.
+        """
+        if self.rejected:
+            return
+        super().dataReceived(data)  # type: ignore[no-untyped-call]
+
+    def reject(self, code: int, message: str) -> None:
+        """
+        Write a JSON error response with C{code} and close the connection.
+        """
+        self.rejected = True
+        body = json.dumps({"error": message}).encode("utf-8") + b"\n"
+        head = (
+            b"HTTP/1.1 %d %s\r\n" % (code, http.RESPONSES[code])
+            + b"Content-Type: application/json\r\n"
+            + b"Content-Length: %d\r\n" % len(body)
+            + b"Cache-Control: no-store\r\n"
+            + b"Connection: close\r\n\r\n"
+        )
+        assert self.transport is not None
+        self.transport.write(head + body)
+        self.loseConnection()  # type: ignore[no-untyped-call]
+
+
+class ApiSite(server.Site):
+    """
+    The site of the session API: HTTP/1.1 connections that reject request
+    bodies beyond L{MAX_BODY_SIZE}, no tracebacks in error pages.
+    """
+
+    # A plain HTTPChannel in place of the wrapper that negotiates HTTP/2
+    # over TLS ALPN: the API serves HTTP/1.1 without TLS.
+    protocol = ApiChannel  # type: ignore[assignment]
     requestFactory = ApiRequest
     displayTracebacks = False
     noisy = False
