@@ -11,6 +11,7 @@ from typing import Any
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial import unittest
 from zope.interface import implementer
 
@@ -376,6 +377,18 @@ class CreateTests(ApiTestCase):
         response = self.post_sdp("bad offer")
         self.assertEqual(response.code, 400)
         self.assertEqual(response.json(), {"error": "offer has no ice-ufrag"})
+
+    def test_bad_offer_logs_host_port(self) -> None:
+        """
+        A rejected offer is logged with the client as C{host:port}.
+        """
+        with capturedLogs() as events:
+            self.post_sdp("bad")
+        messages = [formatEvent(event) for event in events]
+        self.assertIn(
+            "Rejected a session request from 192.168.1.1:54321: offer has no ice-ufrag",
+            messages,
+        )
 
     def test_session_limit_gets_503(self) -> None:
         """
@@ -871,6 +884,19 @@ class SessionResourceTests(ApiTestCase):
         """
         response = self.request(b"GET", b"/sessions/s1/streams")
         self.assertEqual(response.code, 404)
+
+
+class LogPrefixTests(unittest.TestCase):
+    """
+    The name Twisted logs when the API site starts listening.
+    """
+
+    def test_site_log_prefix(self) -> None:
+        """
+        The site is named for what it serves, not for its class.
+        """
+        site = ApiSite(SessionApi(FakeManager()), reactor=Clock())
+        self.assertEqual(site.logPrefix(), "mcs-ice session API")
 
 
 class CorsTests(ApiTestCase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial import unittest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -269,6 +270,25 @@ class CheckTests(IceServiceTestCase):
         self.service.stun_received(None, b"", UDP_PATH)  # type: ignore[arg-type]
         self.assertEqual(self.service.checks_failed, 1)
         self.assertEqual(len(self.flushLoggedErrors(AttributeError)), 1)
+
+    def test_failure_log_counts_unlogged(self) -> None:
+        """
+        A failure within 10 s of a logged one is only counted, and the next
+        logged line gives that count without a plural to get wrong.
+        """
+        with capturedLogs() as events:
+            for _ in range(2):
+                self.service.stun_received(None, b"", UDP_PATH)  # type: ignore[arg-type]
+            self.clock.advance(11)
+            self.service.stun_received(None, b"", UDP_PATH)  # type: ignore[arg-type]
+        self.flushLoggedErrors(AttributeError)
+        messages = [formatEvent(event) for event in events]
+        self.assertEqual(len(messages), 2)
+        self.assertEqual(
+            messages[1],
+            "ICE service failed on a packet from ('127.0.0.1', 50000)"
+            " (failures since the last log: 1)",
+        )
 
     def test_nomination_selects_path(self) -> None:
         """

@@ -11,6 +11,7 @@ import tempfile
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial import unittest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -140,6 +141,18 @@ class ForwardHandlerTests(unittest.TestCase):
         """
         handler, _, _ = self.start()
         self.assertTrue(verifyObject(IStreamHandler, handler))
+
+    def test_quiet_start_and_stop(self) -> None:
+        """
+        Starting and stopping a handler logs only its own forwarding line,
+        not Twisted's "Starting protocol" or "Stopping protocol".
+        """
+        with capturedLogs() as events:
+            handler, _, _ = self.start()
+            handler.doStop()
+        messages = [formatEvent(event) for event in events]
+        self.assertEqual(len(messages), 1)
+        self.assertTrue(messages[0].startswith("Forwarding stream"))
 
     def test_socket_connected_to_target(self) -> None:
         """

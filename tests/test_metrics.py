@@ -9,13 +9,13 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
 from twisted_ice.addresses import Transport
 from twisted_ice.ice import CheckResult, IceState
-from twisted_ice.metrics import build_registry
+from twisted_ice.metrics import MetricsService, build_registry
 from twisted_ice.transport.tcp import TcpMux
 from twisted_ice.transport.tcp_connection import CloseReason
 from twisted_ice.transport.udp import DropReason, UdpMux
@@ -267,3 +267,16 @@ class CollectorTests(unittest.TestCase):
         mux.per_source["192.0.2.1"] = 1
         text = generate_latest(build_registry(fake_tree(tcp_mux=mux)))
         self.assertNotIn(b"192.0.2.1", text)
+
+
+class MetricsServiceTests(unittest.TestCase):
+    """
+    L{MetricsService}'s site.
+    """
+
+    def test_site_log_prefix(self) -> None:
+        """
+        The site is named for what it serves in Twisted's start line.
+        """
+        service = MetricsService(None, CollectorRegistry(), "tcp:0")  # type: ignore[arg-type]
+        self.assertEqual(service.site.logPrefix(), "mcs-ice metrics")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial import unittest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -512,6 +513,35 @@ class WriterTests(MuxTestCase):
         protocol.resumeProducing()
         self.mux.write_to(channel_data(b"abcd"), Path(Transport.TCP, SERVER, CLIENT))
         self.assertEqual(transport.value(), channel_data(b"abcd"))
+
+
+class FailureLogTests(MuxTestCase):
+    """
+    L{TcpMux.log_failure} logs at most one line every 10 s.
+    """
+
+    def fail_at(self, when: float) -> None:
+        """
+        Log a L{RuntimeError} at time C{when}.
+        """
+        self.clock.advance(when - self.clock.seconds())
+        try:
+            raise RuntimeError("broken")
+        except RuntimeError:
+            self.mux.log_failure("route a frame", Path(Transport.TCP, SERVER, CLIENT))
+
+    def test_unlogged_count(self) -> None:
+        """
+        A failure within 10 s of a logged one is only counted, and the next
+        logged line gives that count without a plural to get wrong.
+        """
+        with capturedLogs() as events:
+            for when in (0, 1, 11):
+                self.fail_at(when)
+        self.flushLoggedErrors(RuntimeError)
+        messages = [formatEvent(event) for event in events]
+        self.assertEqual(len(messages), 2)
+        self.assertTrue(messages[1].endswith("(failures since the last log: 1)"))
 
 
 class TimeoutTests(MuxTestCase):

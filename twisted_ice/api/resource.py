@@ -160,6 +160,21 @@ def parse_transports(request: server.Request) -> frozenset[Transport] | None:
     return frozenset(transports)
 
 
+def client_address(request: server.Request) -> str:
+    """
+    Return the client's address as C{host:port} (C{[host]:port} for IPv6),
+    for logs.
+    """
+    address = request.getClientAddress()
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None or port is None:
+        return str(address)
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
 class SessionApi(Resource):
     """
     The root resource of the API. It routes C{/sessions} and
@@ -456,7 +471,7 @@ class SessionApi(Resource):
         except ValueError as error:
             self.log.info(
                 "Rejected a session request from {client}: {error}",
-                client=request.getClientAddress(),
+                client=client_address(request),
                 error=error,
             )
             raise ApiError(http.BAD_REQUEST, str(error)) from None
@@ -598,3 +613,10 @@ class ApiSite(server.Site):
             by default.
         """
         server.Site.__init__(self, resource, reactor=reactor)
+
+    def logPrefix(self) -> str:
+        """
+        Name the site in Twisted's C{... starting on PORT} line, which
+        C{noisy} does not turn off.
+        """
+        return "mcs-ice session API"

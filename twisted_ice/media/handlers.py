@@ -179,6 +179,9 @@ class ForwardHandler(DatagramProtocol):
     """
 
     log = Logger()
+    # The handler logs its start itself, with the session and stream, so
+    # Twisted's "Starting protocol" and "Stopping protocol" lines go.
+    noisy = False
 
     def __init__(
         self, stream: IMediaStream, target: Address, reactor: IReactorUDP

@@ -585,7 +585,7 @@ class IceService(Service):
             return
         self.log.failure(
             "ICE service failed on a packet from {client}"
-            " ({unlogged} more failures since the last log)",
+            " (failures since the last log: {unlogged})",
             client=path.remote,
             unlogged=self._unlogged_failures,
         )

@@ -201,8 +201,7 @@ class TcpMux(ServerFactory):
         if suppressed is None:
             return
         self.log.failure(
-            "Failed to {what} on {path} ({suppressed} more failures since the"
-            " last log)",
+            "Failed to {what} on {path} (failures since the last log: {suppressed})",
             what=what,
             path=path,
             suppressed=suppressed,
