@@ -5,12 +5,16 @@ tree and the one-line errors.
 
 from __future__ import annotations
 
+import io
 import socket
+import sys
 
 from twisted.application.service import IServiceMaker, MultiService
 from twisted.plugin import getPlugins
 from twisted.trial import unittest
 
+import twisted
+import twisted_ice
 from twisted_ice import tap
 from twisted_ice.interfaces import IIceService
 from twisted_ice.transport.udp import UdpMuxService
@@ -99,6 +103,42 @@ class OptionsTests(unittest.TestCase):
         message = exit_message("--no-such-option")
         self.assertIn("no-such-option", message)
         self.assertNotIn("\n", message)
+
+
+class HelpTests(unittest.TestCase):
+    """
+    Tests for the C{--help} and C{--version} output of L{tap.Options}.
+    """
+
+    def test_no_double_spaces(self) -> None:
+        """
+        No option's help text contains two consecutive spaces, as a
+        docstring's line breaks and indentation would give.
+        """
+        for name, doc in tap.Options().docs.items():
+            with self.subTest(option=name):
+                self.assertNotIn("  ", doc or "")
+
+    def test_no_empty_default(self) -> None:
+        """
+        The usage text shows no empty C{[default: ]}.
+        """
+        self.assertNotIn("[default: ]", tap.Options().getUsage())
+
+    def test_version_names_both(self) -> None:
+        """
+        C{--version} prints the versions of twisted-ice and Twisted and
+        exits with status 0.
+        """
+        output = io.StringIO()
+        self.patch(sys, "stdout", output)
+        with self.assertRaises(SystemExit) as raised:
+            tap.Options().parseOptions(["--version"])
+        self.assertEqual(raised.exception.code, 0)
+        self.assertEqual(
+            output.getvalue(),
+            f"twisted-ice {twisted_ice.__version__}, Twisted {twisted.__version__}\n",
+        )
 
 
 class MakeServiceTests(unittest.TestCase):

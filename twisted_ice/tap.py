@@ -8,12 +8,15 @@ adding its services to the parent; extend the builder of your area.
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections.abc import Sequence
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import endpoints
 from twisted.python import usage
 
+import twisted
+import twisted_ice
 from twisted_ice.addresses import Transport
 from twisted_ice.api import ApiService, ApiSite, SessionApi
 from twisted_ice.config import parse_with_config_file
@@ -57,7 +60,7 @@ class Options(usage.Options):
         [
             "interface",
             None,
-            "",
+            None,
             "IP address to listen on. Default: all addresses, IPv6 and IPv4"
             " (:: dual-stack) when the host has IPv6, else 0.0.0.0.",
         ],
@@ -169,6 +172,23 @@ class Options(usage.Options):
         *OPERATIONS_OPTIONS,
     ]
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        # usage.Options shows an opt_* method's docstring as its help text
+        # with the line breaks and indentation, so collapse each run of
+        # whitespace to one space.
+        self.docs = {
+            name: " ".join(doc.split()) if doc else doc
+            for name, doc in self.docs.items()
+        }
+
+    def opt_version(self) -> None:
+        """
+        Print the versions of twisted-ice and Twisted, and exit.
+        """
+        print(f"twisted-ice {twisted_ice.__version__}, Twisted {twisted.__version__}")
+        sys.exit(0)
+
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
         Parse C{options}; exit with one line naming the invalid option.
@@ -188,6 +208,10 @@ class Options(usage.Options):
         """
         # --- UDP mux and STUN ---------------------------------------------
         self["udp-port"] = parse_port("--udp-port", self["udp-port"])
+        # The default is None, so that --help shows no "[default: ]", and ""
+        # is the builders' value for all addresses.
+        if self["interface"] is None:
+            self["interface"] = ""
         if self["interface"]:
             try:
                 ipaddress.ip_address(self["interface"])
