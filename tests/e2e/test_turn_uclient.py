@@ -61,7 +61,10 @@ class UclientTests(unittest.TestCase):
                 f"tcp:{free_tcp_port()}:interface={LOOPBACK}",
                 "--allow-peer",
                 "127.0.0.1/32",
-                # uclient binds channel numbers up to 0x7FFF.
+                # uclient binds channel numbers up to 0x7FFF. NOTE: their
+                # ChannelData starts with 0x50-0x7F, which the UDP mux must
+                # route to the TURN service; without that, the runs over
+                # channels lose the packets of every channel above 0x4FFF.
                 "--rfc5766-channels",
                 *args,
             ],
