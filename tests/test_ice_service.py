@@ -271,6 +271,16 @@ class CheckTests(IceServiceTestCase):
         self.assertEqual(self.service.checks_failed, 1)
         self.assertEqual(len(self.flushLoggedErrors(AttributeError)), 1)
 
+    def test_created_log_counts_streams(self) -> None:
+        """
+        The log line of a new session gives its stream count without a
+        plural to get wrong.
+        """
+        with capturedLogs() as events:
+            session_id, _ = self.create()
+        messages = [formatEvent(event) for event in events]
+        self.assertIn(f"Created session {session_id}: media echo, streams: 1", messages)
+
     def test_failure_log_counts_unlogged(self) -> None:
         """
         A failure within 10 s of a logged one is only counted, and the next

@@ -317,7 +317,7 @@ class IceService(Service):
             self.close_session(session.id)
             raise
         self.log.info(
-            "Created session {session_id}: {streams} streams, media {mode}",
+            "Created session {session_id}: media {mode}, streams: {streams}",
             event="session.created",
             session_id=session.id,
             streams=len(session.streams),
