@@ -36,7 +36,7 @@ recursion limit.
 
 MAX_JSON_INT_DIGITS = 64
 """
-The most digits accepted in a JSON integer. No member of a valid body is an
+The maximum number of digits of a JSON integer. No member of a valid body is an
 integer, and the bound comes before Python's own limit of 4300 digits.
 """
 
@@ -390,7 +390,7 @@ class SessionApi(Resource):
             ) from None
         except ValueError as error:
             # Besides JSONDecodeError, parse_json_int raises ValueError here,
-            # with a message that holds no advice about Python's limits.
+            # with a message that contains no advice about Python's limits.
             raise ApiError(http.BAD_REQUEST, f"invalid JSON body: {error}") from None
         except RecursionError:
             raise ApiError(
