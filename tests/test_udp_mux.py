@@ -269,18 +269,21 @@ class ClassificationTests(MuxTestCase):
 
     def test_channel_data_to_turn(self) -> None:
         """
-        First bytes 64 and 79 (channels 0x4000-0x4FFF) go to the TURN
-        service's channel_data_received, with their path.
+        First bytes 64 to 127 (channels 0x4000-0x7FFF, RFC 8656's range and
+        the older RFC 5766 one) go to the TURN service's
+        channel_data_received, with their path.
         """
         turn = FakeTurn()
         mux, _ = self.make_mux(turn=turn)
         mux.datagramReceived(b"\x40\x00\x00\x00", CLIENT)
         mux.datagramReceived(b"\x4f\xff\x00\x00", CLIENT)
+        mux.datagramReceived(b"\x7f\xff\x00\x00", CLIENT)
         self.assertEqual(
             turn.channel_data,
             [
                 (b"\x40\x00\x00\x00", Path(Transport.UDP, LOCAL, CLIENT)),
                 (b"\x4f\xff\x00\x00", Path(Transport.UDP, LOCAL, CLIENT)),
+                (b"\x7f\xff\x00\x00", Path(Transport.UDP, LOCAL, CLIENT)),
             ],
         )
 
@@ -294,14 +297,14 @@ class ClassificationTests(MuxTestCase):
 
     def test_unknown_first_byte_dropped(self) -> None:
         """
-        First bytes outside every range (4-19, 80-127, 192-255) are dropped
-        and counted, and reach no service.
+        First bytes outside every range (4-19, 192-255) are dropped and
+        counted, and reach no service.
         """
         ice, turn = FakeIce(), FakeTurn()
         mux, transport = self.make_mux(ice=ice, turn=turn)
-        for first in [4, 19, 80, 127, 192, 255]:
+        for first in [4, 19, 192, 255]:
             mux.datagramReceived(bytes([first]) + b"\x00" * 19, CLIENT)
-        self.assertEqual(mux.drops[DropReason.UNKNOWN_FIRST_BYTE], 6)
+        self.assertEqual(mux.drops[DropReason.UNKNOWN_FIRST_BYTE], 4)
         self.assertEqual(ice.media, [])
         self.assertEqual(turn.channel_data, [])
         self.assertEqual(transport.written, [])

@@ -180,7 +180,11 @@ class UdpMux(DatagramProtocol):
                 self._stun_received(data, addr)
             elif 128 <= first < 192 or 20 <= first < 64:
                 self._media_received(data, addr)
-            elif 64 <= first < 80:
+            elif 64 <= first < 128:
+                # RFC 8656 channels are 0x4000-0x4FFF (RFC 7983: first byte
+                # 64-79), but RFC 5766 clients such as coturn's uclient use
+                # up to 0x7FFF. The TURN core drops channels it does not
+                # accept, so the whole range goes there.
                 self._channel_data_received(data, addr)
             else:
                 self.drops[DropReason.UNKNOWN_FIRST_BYTE] += 1
