@@ -54,8 +54,8 @@ class UnmapIpv4Tests(unittest.TestCase):
 
 class RespondFastTests(unittest.TestCase):
     """
-    Tests for L{BindingResponder.respond_fast}, the path that answers a
-    Binding request without decoding it.
+    Tests for L{BindingResponder.respond_fast}, the path that responds
+    to a Binding request without decoding it.
     """
 
     def test_plain_request_answered(self) -> None:
@@ -171,7 +171,7 @@ class RespondFastTests(unittest.TestCase):
 
     def test_no_cookie_not_fast(self) -> None:
         """
-        A 20-byte message without the magic cookie is not answered here.
+        A 20-byte message without the magic cookie gets no response here.
         """
         data = bytearray(binding_request().encode())
         data[4] = 0
@@ -179,7 +179,7 @@ class RespondFastTests(unittest.TestCase):
 
     def test_indication_not_fast(self) -> None:
         """
-        A Binding indication is not answered here.
+        A Binding indication gets no response here.
         """
         indication = StunMessage(
             Method.BINDING, MessageClass.INDICATION, TRANSACTION_ID

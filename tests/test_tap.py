@@ -167,7 +167,7 @@ class MakeServiceTests(unittest.TestCase):
 
     def test_one_udp_mux(self) -> None:
         """
-        The tree holds one UDP mux service.
+        The tree contains one UDP mux service.
         """
         service = self.make_service("--interface", "127.0.0.1", "--udp-port", "0")
         self.assertEqual(len(self.udp_services(service)), 1)

@@ -320,7 +320,7 @@ class ClassificationTests(MuxTestCase):
 
 class BindingTests(MuxTestCase):
     """
-    Plain Binding requests are answered by the mux's responder.
+    The mux's responder responds to plain Binding requests.
     """
 
     def test_plain_request_answered(self) -> None:
@@ -339,7 +339,7 @@ class BindingTests(MuxTestCase):
 
     def test_answered_counted(self) -> None:
         """
-        Each answered request is counted.
+        Each request the mux responds to is counted.
         """
         mux, _ = self.make_mux()
         mux.datagramReceived(binding_request().encode(), CLIENT)
@@ -458,7 +458,7 @@ class MalformedStunTests(MuxTestCase):
 
     def assert_dropped(self, data: bytes, reason: DropReason) -> None:
         """
-        Assert that C{data} gets no answer, reaches no service and is
+        Assert that C{data} gets no response, reaches no service and is
         counted under C{reason}.
         """
         ice, turn = FakeIce(), FakeTurn()
