@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,16 +87,21 @@ RESULT_PREFIX = "RESULT "
 """The prefix of the JSON line a scenario prints as its result."""
 
 
-def launch_chromium(playwright: Any, timeout: float = LAUNCH_TIMEOUT) -> Any:
+def launch_chromium(
+    playwright: Any,
+    timeout: float = LAUNCH_TIMEOUT,
+    extra_args: Sequence[str] = (),
+) -> Any:
     """
     Launch Debian's headless Chromium with L{CHROMIUM_ARGS}.
 
     @param playwright: What C{sync_playwright()} gives.
+    @param extra_args: Flags appended to L{CHROMIUM_ARGS}.
     @return: The Playwright C{Browser}; close it in a C{finally}.
     """
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
+        args=[*CHROMIUM_ARGS, *extra_args],
         headless=True,
         timeout=timeout * 1000,
     )
@@ -164,6 +170,23 @@ def run_in_private_network(
         check=False,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def run_scenario_module(module: str, *args: str, timeout: float) -> Any:
+    """
+    Run C{python -m module args} in a private network and return the
+    result it printed.
+
+    @param timeout: Seconds the module may run; see L{run_in_private_network}.
+    @raise unittest.SkipTest: Outside CI, when the private network cannot
+        be set up (L{require_private_network}).
+    @raise unittest.FailTest: When the module printed no result.
+    """
+    require_private_network()
+    process = run_in_private_network(
+        [sys.executable, "-m", module, *args], timeout=timeout
+    )
+    return scenario_result(process)
 
 
 def scenario_result(process: subprocess.CompletedProcess[str]) -> Any:

@@ -13,18 +13,17 @@ result.
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Any
 
 from twisted.trial import unittest
 
-from tests.e2e.browser import (
-    launch_chromium,
-    print_result,
-    require_private_network,
-    run_in_private_network,
-    scenario_result,
+from tests.e2e.browser import print_result, run_scenario_module
+from tests.e2e.pages import (
+    CREATE_OFFER,
+    SELECTED_PAIR,
+    SET_ANSWER,
+    run_with_browser,
+    wait_for_media,
 )
 from tests.e2e.session_api import API_READY, SessionApiClient
 from tests.e2e.support import UDP_READY, ServerProcess
@@ -35,69 +34,13 @@ WAIT_TIMEOUT = 20.0
 SCENARIO_TIMEOUT = 90.0
 """Seconds the whole scenario may take, server and browser start included."""
 
-CREATE_OFFER = """
-async (timeout) => {
-  const pc = new RTCPeerConnection({iceServers: []});
-  window.pc = pc;
-  pc.createDataChannel("test");
-  pc.addTransceiver("audio");
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") { resolve(); return; }
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
-  return pc.localDescription.sdp;
-}
-"""
-
-SET_ANSWER = """
-async ([answer, timeout]) => {
-  const pc = window.pc;
-  await pc.setRemoteDescription({type: "answer", sdp: answer});
-  const connected = () =>
-    ["connected", "completed"].includes(pc.iceConnectionState);
-  await new Promise((resolve) => {
-    if (connected()) { resolve(); return; }
-    pc.addEventListener("iceconnectionstatechange", () => {
-      if (connected() || pc.iceConnectionState === "failed") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
-  return pc.iceConnectionState;
-}
-"""
-
 RESTART_OFFER = """
 async (timeout) => {
   const pc = window.pc;
   pc.restartIce();
   await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") { resolve(); return; }
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
+  await waitForGathering(pc, timeout);
   return pc.localDescription.sdp;
-}
-"""
-
-SELECTED_LOCAL = """
-async () => {
-  const stats = await window.pc.getStats();
-  let pairId = null;
-  stats.forEach((report) => {
-    if (report.type === "transport" && report.selectedCandidatePairId) {
-      pairId = report.selectedCandidatePairId;
-    }
-  });
-  if (pairId === null) return null;
-  const local = stats.get(stats.get(pairId).localCandidateId);
-  return {address: local.address, port: local.port, protocol: local.protocol};
 }
 """
 
@@ -112,73 +55,45 @@ def ufrag_of(sdp: str) -> str:
     return ""
 
 
-def wait_for_media(api: SessionApiClient, session_id: str) -> Any:
-    """
-    Poll the session until its first stream is completed with packets
-    received, or L{WAIT_TIMEOUT} passes; return the last state.
-    """
-    deadline = time.monotonic() + WAIT_TIMEOUT
-    while True:
-        state = api.get(session_id)
-        stream = state["streams"][0]
-        done = stream["state"] == "completed" and stream["packets_received"] > 0
-        if done or time.monotonic() > deadline:
-            return state
-        time.sleep(0.2)
-
-
 def run_scenario() -> dict[str, Any]:
     """
     Start the server and Chromium, connect them through the API, and return
     what the test checks. Runs inside the private network namespace.
     """
-    from playwright.sync_api import sync_playwright
-
     api = SessionApiClient()
     server = ServerProcess(extra_args=api.server_args)
-    result: dict[str, Any] = {}
-    try:
-        server.start(ready=(UDP_READY, API_READY))
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(WAIT_TIMEOUT * 1000)
-                page.set_content("<!doctype html><title>twisted-ice</title>")
-                offer = page.evaluate(CREATE_OFFER, WAIT_TIMEOUT * 1000)
-                created = api.create(offer, {"mode": "echo"})
-                result["ice_state"] = page.evaluate(
-                    SET_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000]
-                )
-                result["session"] = wait_for_media(api, created["id"])
-                result["browser_local"] = page.evaluate(SELECTED_LOCAL)
-                result["offer_has_candidates"] = "a=candidate:" in offer
 
-                # ICE restart: a new offer on the session's location.
-                new_offer = page.evaluate(RESTART_OFFER, WAIT_TIMEOUT * 1000)
-                restart = api.request(
-                    "PATCH",
-                    created["location"],
-                    new_offer.encode(),
-                    "application/sdp",
-                )
-                result["restart_status"] = restart.status
-                new_answer = restart.body.decode()
-                result["restart_new_ufrag"] = ufrag_of(new_answer) != ufrag_of(
-                    created["answer"]
-                )
-                result["restart_ice_state"] = page.evaluate(
-                    SET_ANSWER, [new_answer, WAIT_TIMEOUT * 1000]
-                )
-                result["restart_session"] = wait_for_media(api, created["id"])
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        result["server_errors"] = server.unclean_lines()
-        result["server_log"] = server.log_text()[-4000:]
-        server.close()
-    return result
+    def scenario(page: Any, result: dict[str, Any]) -> None:
+        offer = page.evaluate(CREATE_OFFER, [{"iceServers": []}, WAIT_TIMEOUT * 1000])
+        created = api.create(offer, {"mode": "echo"})
+        result["ice_state"] = page.evaluate(
+            SET_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000]
+        )
+        result["session"] = wait_for_media(api, created["id"], WAIT_TIMEOUT)
+        result["selected"] = page.evaluate(SELECTED_PAIR)
+        result["offer_has_candidates"] = "a=candidate:" in offer
+
+        # ICE restart: a new offer on the session's location.
+        new_offer = page.evaluate(RESTART_OFFER, WAIT_TIMEOUT * 1000)
+        restart = api.request(
+            "PATCH",
+            created["location"],
+            new_offer.encode(),
+            "application/sdp",
+        )
+        result["restart_status"] = restart.status
+        new_answer = restart.body.decode()
+        result["restart_new_ufrag"] = ufrag_of(new_answer) != ufrag_of(
+            created["answer"]
+        )
+        result["restart_ice_state"] = page.evaluate(
+            SET_ANSWER, [new_answer, WAIT_TIMEOUT * 1000]
+        )
+        result["restart_session"] = wait_for_media(api, created["id"], WAIT_TIMEOUT)
+
+    return run_with_browser(
+        server, scenario, ready=(UDP_READY, API_READY), page_timeout=WAIT_TIMEOUT
+    )
 
 
 class ChromiumTests(unittest.TestCase):
@@ -193,13 +108,10 @@ class ChromiumTests(unittest.TestCase):
         """
         Run the scenario in a private network, once, and return its result.
         """
-        require_private_network()
         if ChromiumTests.result is None:
-            process = run_in_private_network(
-                [sys.executable, "-m", "tests.e2e.test_ice_chromium"],
-                timeout=SCENARIO_TIMEOUT,
+            ChromiumTests.result = run_scenario_module(
+                "tests.e2e.test_ice_chromium", timeout=SCENARIO_TIMEOUT
             )
-            ChromiumTests.result = scenario_result(process)
         return ChromiumTests.result
 
     def test_browser_connects(self) -> None:
@@ -217,7 +129,7 @@ class ChromiumTests(unittest.TestCase):
         stream = session["streams"][0]
         self.assertEqual(session["state"], "completed", session)
         self.assertEqual(stream["state"], "completed", session)
-        local = result["browser_local"]
+        local = result["selected"]["local"]
         self.assertEqual(
             stream["selected"],
             {"transport": "udp", "address": local["address"], "port": local["port"]},

@@ -13,20 +13,18 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from twisted.trial import unittest
 
-from tests.e2e.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LAUNCH_TIMEOUT,
-    print_result,
-    require_private_network,
-    run_in_private_network,
-    scenario_result,
+from tests.e2e.browser import print_result, run_scenario_module
+from tests.e2e.pages import (
+    CREATE_OFFER,
+    SELECTED_PAIR,
+    SET_ANSWER,
+    run_with_browser,
+    wait_for_media,
 )
 from tests.e2e.session_api import API_READY, SessionApiClient
 from tests.e2e.support import LOOPBACK, UDP_READY, ServerProcess, free_tcp_port
@@ -44,63 +42,6 @@ PASSWORD = "wonderland"
 
 MESSAGES = 1000
 """Data channel messages the relay-only pair exchanges."""
-
-CREATE_OFFER = """
-async ([config, timeout]) => {
-  const pc = new RTCPeerConnection(config);
-  window.pc = pc;
-  pc.createDataChannel("test");
-  pc.addTransceiver("audio");
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") { resolve(); return; }
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
-  return pc.localDescription.sdp;
-}
-"""
-
-SET_ANSWER = """
-async ([answer, timeout]) => {
-  const pc = window.pc;
-  await pc.setRemoteDescription({type: "answer", sdp: answer});
-  const connected = () =>
-    ["connected", "completed"].includes(pc.iceConnectionState);
-  await new Promise((resolve) => {
-    if (connected()) { resolve(); return; }
-    pc.addEventListener("iceconnectionstatechange", () => {
-      if (connected() || pc.iceConnectionState === "failed") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
-  return pc.iceConnectionState;
-}
-"""
-
-SELECTED_PAIR = """
-async () => {
-  const stats = await window.pc.getStats();
-  let pairId = null;
-  stats.forEach((report) => {
-    if (report.type === "transport" && report.selectedCandidatePairId) {
-      pairId = report.selectedCandidatePairId;
-    }
-  });
-  if (pairId === null) return null;
-  const pair = stats.get(pairId);
-  const local = stats.get(pair.localCandidateId);
-  const remote = stats.get(pair.remoteCandidateId);
-  return {
-    local: {address: local.address, port: local.port, protocol: local.protocol,
-            type: local.candidateType, relayProtocol: local.relayProtocol || null},
-    remote: {address: remote.address, port: remote.port,
-             protocol: remote.protocol, type: remote.candidateType},
-  };
-}
-"""
 
 RELAY_PAIR = """
 async ([config, count, timeout]) => {
@@ -151,38 +92,6 @@ async ([config, count, timeout]) => {
 """
 
 
-def wait_for_media(api: SessionApiClient, session_id: str) -> Any:
-    """
-    Poll the session until its first stream is completed with packets
-    received, or L{WAIT_TIMEOUT} passes; return the last state.
-    """
-    deadline = time.monotonic() + WAIT_TIMEOUT
-    while True:
-        state = api.get(session_id)
-        stream = state["streams"][0]
-        done = stream["state"] == "completed" and stream["packets_received"] > 0
-        if done or time.monotonic() > deadline:
-            return state
-        time.sleep(0.2)
-
-
-def launch(playwright: Any, ignore_certificate_errors: bool = False) -> Any:
-    """
-    Launch Debian's headless Chromium with the flags of
-    L{tests.e2e.browser.CHROMIUM_ARGS}, and C{--ignore-certificate-errors}
-    only when asked: the C{turns:} scenario uses a self-signed certificate.
-    """
-    args = list(CHROMIUM_ARGS)
-    if ignore_certificate_errors:
-        args.append("--ignore-certificate-errors")
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=args,
-        headless=True,
-        timeout=LAUNCH_TIMEOUT * 1000,
-    )
-
-
 def run_scenario(name: str) -> dict[str, Any]:
     """
     Start the server with the TCP/TLS port and TURN, run the scenario
@@ -191,8 +100,6 @@ def run_scenario(name: str) -> dict[str, Any]:
 
     @param name: C{ice-tcp}, C{turn-tcp}, C{turns} or C{turn-tcp-lite}.
     """
-    from playwright.sync_api import sync_playwright
-
     api = SessionApiClient()
     tcp_port = free_tcp_port()
     directory = Path(tempfile.mkdtemp(prefix="mcs-ice-tls-"))
@@ -221,45 +128,41 @@ def run_scenario(name: str) -> dict[str, Any]:
         "iceServers": [{"urls": turn_url, "username": USER, "credential": PASSWORD}],
         "iceTransportPolicy": "relay",
     }
-    result: dict[str, Any] = {"tcp_port": tcp_port}
-    try:
-        server.start(ready=(UDP_READY, API_READY, TCP_READY))
-        with sync_playwright() as playwright:
-            browser = launch(playwright, ignore_certificate_errors=name == "turns")
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(WAIT_TIMEOUT * 2000)
-                page.set_content("<!doctype html><title>twisted-ice</title>")
-                if name in ("turn-tcp", "turns"):
-                    result["pair"] = page.evaluate(
-                        RELAY_PAIR, [relay_config, MESSAGES, WAIT_TIMEOUT * 1000]
-                    )
-                else:
-                    config = relay_config if name == "turn-tcp-lite" else {}
-                    offer = page.evaluate(CREATE_OFFER, [config, WAIT_TIMEOUT * 1000])
-                    query = "?transport=tcp" if name == "ice-tcp" else ""
-                    reply = api.request(
-                        "POST",
-                        f"/sessions{query}",
-                        json.dumps(
-                            {"offer": offer, "media": {"mode": "echo"}}
-                        ).encode(),
-                        "application/json",
-                    )
-                    created = reply.json()
-                    result["answer"] = created["answer"]
-                    result["ice_state"] = page.evaluate(
-                        SET_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000]
-                    )
-                    result["session"] = wait_for_media(api, created["id"])
-                result["selected"] = page.evaluate(SELECTED_PAIR)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        result["server_errors"] = server.unclean_lines()
-        result["server_log"] = server.log_text()[-6000:]
-        server.close()
+
+    def scenario(page: Any, result: dict[str, Any]) -> None:
+        if name in ("turn-tcp", "turns"):
+            result["pair"] = page.evaluate(
+                RELAY_PAIR, [relay_config, MESSAGES, WAIT_TIMEOUT * 1000]
+            )
+        else:
+            config = relay_config if name == "turn-tcp-lite" else {}
+            offer = page.evaluate(CREATE_OFFER, [config, WAIT_TIMEOUT * 1000])
+            query = "?transport=tcp" if name == "ice-tcp" else ""
+            reply = api.request(
+                "POST",
+                f"/sessions{query}",
+                json.dumps({"offer": offer, "media": {"mode": "echo"}}).encode(),
+                "application/json",
+            )
+            created = reply.json()
+            result["answer"] = created["answer"]
+            result["ice_state"] = page.evaluate(
+                SET_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000]
+            )
+            result["session"] = wait_for_media(api, created["id"], WAIT_TIMEOUT)
+        result["selected"] = page.evaluate(SELECTED_PAIR)
+
+    # The turns: scenario uses a self-signed certificate.
+    launch_args = ["--ignore-certificate-errors"] if name == "turns" else []
+    result = run_with_browser(
+        server,
+        scenario,
+        ready=(UDP_READY, API_READY, TCP_READY),
+        page_timeout=2 * WAIT_TIMEOUT,
+        log_chars=6000,
+        launch_args=launch_args,
+    )
+    result["tcp_port"] = tcp_port
     return result
 
 
@@ -273,12 +176,9 @@ class ChromiumTcpTests(unittest.TestCase):
         Run the scenario C{name} in a private network namespace and return
         its result.
         """
-        require_private_network()
-        process = run_in_private_network(
-            [sys.executable, "-m", "tests.e2e.test_tcp_chromium", name],
-            timeout=SCENARIO_TIMEOUT,
+        result: dict[str, Any] = run_scenario_module(
+            "tests.e2e.test_tcp_chromium", name, timeout=SCENARIO_TIMEOUT
         )
-        result: dict[str, Any] = scenario_result(process)
         return result
 
     def test_ice_tcp_connects(self) -> None:

@@ -22,13 +22,8 @@ from typing import Any
 
 from twisted.trial import unittest
 
-from tests.e2e.browser import (
-    launch_chromium,
-    print_result,
-    require_private_network,
-    run_in_private_network,
-    scenario_result,
-)
+from tests.e2e.browser import print_result, run_scenario_module
+from tests.e2e.pages import SELECTED_PAIR, SET_ANSWER, run_with_browser
 from tests.e2e.session_api import API_READY, SessionApiClient
 from tests.e2e.support import UDP_READY, ServerProcess
 
@@ -44,6 +39,9 @@ session's selected path is a relay port of this server.
 
 WAIT_TIMEOUT = 30.0
 """Seconds for each wait in the page: connection, delivery."""
+
+PAGE_TIMEOUT = 3 * WAIT_TIMEOUT
+"""Seconds for each Playwright call on the page."""
 
 SCENARIO_TIMEOUT = 120.0
 """Seconds a whole scenario may take, server and browser start included."""
@@ -117,39 +115,8 @@ async ([url, username, credential, timeout]) => {
   window.pc = pc;
   pc.createDataChannel("hairpin");
   await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") { resolve(); return; }
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
+  await waitForGathering(pc, timeout);
   return pc.localDescription.sdp;
-}
-"""
-
-HAIRPIN_ANSWER = """
-async ([answer, timeout]) => {
-  const pc = window.pc;
-  await pc.setRemoteDescription({type: "answer", sdp: answer});
-  const connected = () =>
-    ["connected", "completed"].includes(pc.iceConnectionState);
-  await new Promise((resolve) => {
-    if (connected()) { resolve(); return; }
-    pc.addEventListener("iceconnectionstatechange", () => {
-      if (connected() || pc.iceConnectionState === "failed") resolve();
-    });
-    setTimeout(resolve, timeout);
-  });
-  const stats = await pc.getStats();
-  let local = null;
-  stats.forEach((report) => {
-    if (report.type === "transport" && report.selectedCandidatePairId) {
-      const pair = stats.get(report.selectedCandidatePairId);
-      local = stats.get(pair.localCandidateId).candidateType;
-    }
-  });
-  return {ice_state: pc.iceConnectionState, local_type: local};
 }
 """
 
@@ -186,35 +153,6 @@ def hairpin_server_args() -> list[str]:
     ]
 
 
-def run_with_browser(
-    server: ServerProcess, scenario: Any, ready: tuple[Any, ...] = (UDP_READY,)
-) -> dict[str, Any]:
-    """
-    Start C{server} and Chromium, run C{scenario(page, result)}, and return
-    the result with the server's log and unclean lines.
-    """
-    from playwright.sync_api import sync_playwright
-
-    result: dict[str, Any] = {}
-    try:
-        server.start(ready=ready)
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(3 * WAIT_TIMEOUT * 1000)
-                page.set_content("<!doctype html><title>twisted-ice TURN</title>")
-                scenario(page, result)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        result["server_errors"] = server.unclean_lines()
-        result["server_log"] = server.log_text()[-4000:]
-        server.close()
-    return result
-
-
 def run_relay_pair() -> dict[str, Any]:
     """
     Connect two relay-only peer connections through the server and send
@@ -231,7 +169,7 @@ def run_relay_pair() -> dict[str, Any]:
             )
         )
 
-    return run_with_browser(server, scenario)
+    return run_with_browser(server, scenario, (UDP_READY,), PAGE_TIMEOUT)
 
 
 def run_hairpin() -> dict[str, Any]:
@@ -247,9 +185,11 @@ def run_hairpin() -> dict[str, Any]:
         offer = page.evaluate(HAIRPIN_OFFER, [url, USER, PASSWORD, WAIT_TIMEOUT * 1000])
         result["offer_has_relay"] = "typ relay" in offer
         created = api.create(offer, {"mode": "echo"})
-        result.update(
-            page.evaluate(HAIRPIN_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000])
+        result["ice_state"] = page.evaluate(
+            SET_ANSWER, [created["answer"], WAIT_TIMEOUT * 1000]
         )
+        selected = page.evaluate(SELECTED_PAIR)
+        result["local_type"] = None if selected is None else selected["local"]["type"]
         deadline = time.monotonic() + WAIT_TIMEOUT
         while True:
             state = api.get(created["id"])
@@ -258,7 +198,7 @@ def run_hairpin() -> dict[str, Any]:
             time.sleep(0.2)
         result["session"] = state
 
-    return run_with_browser(server, scenario, ready=(UDP_READY, API_READY))
+    return run_with_browser(server, scenario, (UDP_READY, API_READY), PAGE_TIMEOUT)
 
 
 class ChromiumRelayTests(unittest.TestCase):
@@ -270,12 +210,9 @@ class ChromiumRelayTests(unittest.TestCase):
         """
         Run scenario C{name} of this module in the private network.
         """
-        require_private_network()
-        process = run_in_private_network(
-            [sys.executable, "-m", "tests.e2e.test_turn_chromium", name],
-            timeout=SCENARIO_TIMEOUT,
+        return run_scenario_module(
+            "tests.e2e.test_turn_chromium", name, timeout=SCENARIO_TIMEOUT
         )
-        return scenario_result(process)
 
     def test_relay_pair_messages(self) -> None:
         """
