@@ -59,6 +59,14 @@ class CreatePermissionTests(SynchronousTestCase):
         self.assertEqual(response.message_class, MessageClass.SUCCESS_RESPONSE)
         self.assertTrue(response.check_integrity(client.key))
 
+    def test_new_policy_applies(self) -> None:
+        """
+        A policy set on the core, as a reload does, decides later requests.
+        """
+        core, client, _relay = allocated()
+        core.policy = PeerPolicy(deny=["8.8.8.0/24"])
+        self.assertEqual(error_code(client.permit(PEER)), 403)
+
     def test_without_peer_gets_400(self) -> None:
         """
         A CreatePermission without XOR-PEER-ADDRESS gets 400.

@@ -865,6 +865,30 @@ class TurnOptionsTests(SynchronousTestCase):
         message = exit_message("--user", "a:b", "--relay-ip", "0.0.0.0")
         self.assertIn("invalid --relay-ip", message)
 
+    def test_relay_public_ip_default(self) -> None:
+        """
+        Without C{--relay-public-ip}, there is no NAT.
+        """
+        self.assertIsNone(parse(*TURN_ON)["relay-public-ip"])
+
+    def test_relay_public_ip_given(self) -> None:
+        """
+        C{--relay-public-ip} is normalized.
+        """
+        options = parse(
+            "--user", "a:b", "--relay-ip", "fd00::5", "--relay-public-ip", "2001:DB8::7"
+        )
+        self.assertEqual(options["relay-public-ip"], "2001:db8::7")
+
+    def test_relay_public_ip_invalid(self) -> None:
+        """
+        A C{--relay-public-ip} that is not a unicast IP address of the relay
+        address's IP version is rejected, naming the value.
+        """
+        for value in ["turn.example", "0.0.0.0", "224.0.0.1", "2001:db8::7"]:
+            message = exit_message(*TURN_ON, "--relay-public-ip", value)
+            self.assertIn(f"invalid --relay-public-ip {value!r}", message)
+
     def test_max_lifetime(self) -> None:
         """
         C{--max-lifetime} is a number of seconds.
@@ -1005,6 +1029,37 @@ class BuildTurnServiceTests(SynchronousTestCase):
             turn_module.own_addresses(options),
             [("127.0.0.1", port), ("127.0.0.2", port), ("192.0.2.7", port)],
         )
+
+    def test_own_addresses_relay_public_ip(self) -> None:
+        """
+        The relay's public address is one of the own addresses too.
+        """
+        options = parse(*TURN_ON, "--relay-public-ip", "192.0.2.8")
+        self.assertIn(
+            ("192.0.2.8", options["udp-port"]), turn_module.own_addresses(options)
+        )
+
+    def test_relay_public_ip_nat(self) -> None:
+        """
+        With C{--relay-public-ip}, the core gives clients the public address
+        of relay sockets on C{--relay-ip}, and reaches the own ICE port on
+        the public address through the relay address.
+        """
+        options = parse(*TURN_ON, "--relay-public-ip", "192.0.2.8")
+        service = build_turn_service(options, MultiService(), RecordingWriter())
+        assert service is not None
+        nat = service.core.nat
+        port = options["udp-port"]
+        self.assertEqual(nat.public(("127.0.0.1", 50000)), ("192.0.2.8", 50000))
+        self.assertEqual(nat.outbound, {("192.0.2.8", port): ("127.0.0.1", port)})
+
+    def test_no_nat_by_default(self) -> None:
+        """
+        Without C{--relay-public-ip}, relay addresses are given as bound.
+        """
+        service = build_turn_service(parse(*TURN_ON), MultiService(), RecordingWriter())
+        assert service is not None
+        self.assertEqual(service.core.nat.public(("127.0.0.1", 1)), ("127.0.0.1", 1))
 
     def test_credentials_from_options(self) -> None:
         """

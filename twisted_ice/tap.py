@@ -156,8 +156,16 @@ class Options(usage.Options):
             "relay-ip",
             None,
             None,
-            "IP address of TURN relay ports, as clients see it. Default:"
-            " --interface, or this machine's first non-loopback address.",
+            "IP address that TURN relay ports bind on. Default: --interface,"
+            " or this machine's first non-loopback address.",
+        ],
+        [
+            "relay-public-ip",
+            None,
+            None,
+            "Public IP address that a 1:1 NAT maps to --relay-ip, of the same"
+            " IP version; clients get it, with the relay port, as their relayed"
+            " address. Default: no NAT, clients get --relay-ip.",
         ],
         [
             "max-lifetime",
@@ -605,6 +613,35 @@ def check_turn_options(options: Options) -> None:
             " address that clients reach"
         )
     options["relay-ip"] = str(address)
+    check_relay_public_ip(options)
+
+
+def check_relay_public_ip(options: Options) -> None:
+    """
+    Check C{--relay-public-ip} against the checked C{--relay-ip}.
+
+    @raise usage.UsageError: when it is not a unicast IP address of the
+        relay address's IP version.
+    """
+    value = options["relay-public-ip"]
+    if value is None:
+        return
+    try:
+        public = ipaddress.ip_address(value)
+    except ValueError:
+        raise usage.UsageError(
+            f"invalid --relay-public-ip {value!r}: not an IP address"
+        ) from None
+    if public.is_unspecified or public.is_multicast:
+        raise usage.UsageError(
+            f"invalid --relay-public-ip {value!r}: not a unicast address"
+        )
+    if public.version != ipaddress.ip_address(options["relay-ip"]).version:
+        raise usage.UsageError(
+            f"invalid --relay-public-ip {value!r}: not of the IP version of"
+            f" --relay-ip {options['relay-ip']}"
+        )
+    options["relay-public-ip"] = str(public)
 
 
 # --- TCP and TLS -----------------------------------------------------------------

@@ -44,6 +44,7 @@ from twisted_ice.turn import (
     AllocationDeleted,
     NeedKeys,
     PeerPolicy,
+    RelayNat,
     SendToClient,
     SendToPeer,
     TurnAction,
@@ -508,12 +509,15 @@ def _format_addresses(addresses: Iterable[Address]) -> str:
 def own_addresses(options: Mapping[str, Any]) -> list[Address]:
     """
     Return this server's ICE addresses for the peer policy: the UDP port on
-    the relay address, the listening address and the ICE candidate
+    the relay address, its public address behind a 1:1 NAT
+    (C{--relay-public-ip}), the listening address and the ICE candidate
     addresses (C{--public-ip}), so a client can reach the lite ICE agent
     through its relay here.
     """
     port = options["udp-port"]
     hosts = {options["relay-ip"], *options.get("public-ip", ())}
+    if options.get("relay-public-ip"):
+        hosts.add(options["relay-public-ip"])
     if options.get("interface"):
         hosts.add(options["interface"])
     return [(host, port) for host in sorted(hosts)]
@@ -575,21 +579,26 @@ def build_turn_service(
             else channeldata.CHANNEL_MAX
         ),
     )
+    own = own_addresses(options)
     policy = PeerPolicy(
-        own_addresses=own_addresses(options),
+        own_addresses=own,
         allow=options["allow-peer"],
         deny=options["deny-peer"],
     )
+    public_ip = options.get("relay-public-ip")
+    nat = RelayNat({options["relay-ip"]: public_ip} if public_ip else None, own)
     service = TurnService(
-        TurnCore(config, relays, policy), store, relays, {Transport.UDP: writer}
+        TurnCore(config, relays, policy, nat), store, relays, {Transport.UDP: writer}
     )
     service.setServiceParent(parent)  # type: ignore[no-untyped-call]
     if users_file is not None:
         ReloadOnSighup(users_file).setServiceParent(parent)  # type: ignore[no-untyped-call]
     TurnService.log.info(
-        "TURN enabled: realm {realm}, relay ports {relay_ip} {low}-{high}",
+        "TURN enabled: realm {realm}, relay ports {relay_ip} {low}-{high}"
+        " (public address {public_ip})",
         realm=config.realm,
         relay_ip=options["relay-ip"],
+        public_ip=public_ip or options["relay-ip"],
         low=options["relay-ports"].start,
         high=options["relay-ports"].stop - 1,
     )

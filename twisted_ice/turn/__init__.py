@@ -24,6 +24,7 @@ from twisted_ice.turn.events import (
     TurnAction,
 )
 from twisted_ice.turn.methods import address_family
+from twisted_ice.turn.nat import RelayNat
 from twisted_ice.turn.policy import PeerPolicy, PeerRule
 from twisted_ice.turn.states import InvalidTransitionError
 
@@ -40,6 +41,7 @@ __all__ = [
     "NeedKeys",
     "PeerPolicy",
     "PeerRule",
+    "RelayNat",
     "SendToClient",
     "SendToPeer",
     "TurnAction",

@@ -43,6 +43,8 @@ class Channel(Timed):
     @ivar header: The channel number as the first 2 bytes of ChannelData.
     @ivar peer: The peer transport address.
     @ivar relay: The relayed address that sends to the peer.
+    @ivar target: The address the relay sends to: C{peer}, or the private
+        address of an own ICE address behind the relay's 1:1 NAT.
     @ivar expires: When the binding expires.
     @ivar state: A L{ChannelState}.
     """
@@ -52,6 +54,7 @@ class Channel(Timed):
     header: bytes = field(kw_only=True)
     peer: Address = field(kw_only=True)
     relay: Address = field(kw_only=True)
+    target: Address = field(kw_only=True)
     expires: float = field(kw_only=True)
     state: ChannelState = field(default=ChannelState.BOUND, kw_only=True)
 

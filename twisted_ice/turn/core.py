@@ -41,6 +41,7 @@ from twisted_ice.turn.events import (
 )
 from twisted_ice.turn.indications import encode_data_indication
 from twisted_ice.turn.methods import MethodHandlers, MethodResult, address_family
+from twisted_ice.turn.nat import RelayNat
 from twisted_ice.turn.nonces import NonceIssuer
 from twisted_ice.turn.policy import PeerPolicy
 from twisted_ice.turn.table import AllocationTable
@@ -71,21 +72,49 @@ class TurnCore:
         config: TurnConfig,
         allocator: IRelayAllocator,
         policy: PeerPolicy | None = None,
+        nat: RelayNat | None = None,
     ) -> None:
+        """
+        @param config: The settings.
+        @param allocator: Binds and releases the relay sockets.
+        @param policy: The peers clients may reach; the default policy when
+            L{None}.
+        @param nat: The 1:1 NAT in front of the relay addresses; none when
+            L{None}.
+        """
         self.config = config
-        self.policy = PeerPolicy() if policy is None else policy
+        self.nat = RelayNat() if nat is None else nat
         self.drops: Counter[str] = Counter()
         self._allocator = allocator
         self._table = AllocationTable(allocator)
         self._nonces = NonceIssuer(config.nonce_secret, config.nonce_lifetime)
         self._cache = ResponseCache(config.max_cached_responses)
-        methods = MethodHandlers(config, allocator, self._table, self.policy)
+        methods = MethodHandlers(
+            config,
+            allocator,
+            self._table,
+            PeerPolicy() if policy is None else policy,
+            self.nat,
+        )
+        self._methods = methods
         self._handlers: dict[int, _Handler] = {
             Method.ALLOCATE: methods.allocate,
             Method.REFRESH: methods.refresh,
             Method.CREATE_PERMISSION: methods.create_permission,
             Method.CHANNEL_BIND: methods.channel_bind,
         }
+
+    @property
+    def policy(self) -> PeerPolicy:
+        """
+        The peer address policy that CreatePermission and ChannelBind apply;
+        a new one applies to later requests.
+        """
+        return self._methods.policy
+
+    @policy.setter
+    def policy(self, policy: PeerPolicy) -> None:
+        self._methods.policy = policy
 
     @property
     def allocation_count(self) -> int:
@@ -284,7 +313,11 @@ class TurnCore:
         if relay is None:
             self.drops["no_permission"] += 1
             return None
-        return SendToPeer(relay, (host, port), data)
+        peer = (host, port)
+        outbound = self.nat.outbound
+        if outbound:
+            peer = outbound.get(peer, peer)
+        return SendToPeer(relay, peer, data)
 
     def channel_data(self, data: bytes, path: Path, now: float) -> SendToPeer | None:
         """
@@ -310,12 +343,11 @@ class TurnCore:
             self.drops["bad_channel_data"] += 1
             return None
 
-        peer = channel.peer
-        permission = allocation.permissions.get(peer[0])
+        permission = allocation.permissions.get(channel.peer[0])
         if permission is None or permission.due <= now:
             self.drops["no_permission"] += 1
             return None
-        return SendToPeer(channel.relay, peer, data[4:end])
+        return SendToPeer(channel.relay, channel.target, data[4:end])
 
     def peer_datagram(
         self, relay: Address, peer: Address, data: bytes, now: float
@@ -332,6 +364,11 @@ class TurnCore:
             return None
 
         permission = allocation.permissions.get(peer[0])
+        if permission is None and peer in self.nat.inbound:
+            # An own ICE address on its private IP: the client knows it by
+            # its public one.
+            peer = self.nat.inbound[peer]
+            permission = allocation.permissions.get(peer[0])
         if (
             permission is None
             or permission.due <= now

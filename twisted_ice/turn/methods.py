@@ -34,6 +34,7 @@ from twisted_ice.turn import channeldata
 from twisted_ice.turn.allocation import Allocation
 from twisted_ice.turn.config import TurnConfig
 from twisted_ice.turn.events import AllocationCreated, DeletionReason, TurnAction
+from twisted_ice.turn.nat import RelayNat
 from twisted_ice.turn.policy import PeerPolicy, PeerRule
 from twisted_ice.turn.table import AllocationTable
 
@@ -61,9 +62,11 @@ class MethodHandlers:
         allocator: IRelayAllocator,
         table: AllocationTable,
         policy: PeerPolicy,
+        nat: RelayNat,
     ) -> None:
         self.config = config
         self.policy = policy
+        self.nat = nat
         self._allocator = allocator
         self._table = table
 
@@ -140,8 +143,9 @@ class MethodHandlers:
         allocation = table.create(
             path, username, message.transaction_id, relays, now + lifetime
         )
+        # Behind a 1:1 NAT the client gets the public address of the socket.
         attributes: list[Attribute] = [
-            (AttributeType.XOR_RELAYED_ADDRESS, relay)
+            (AttributeType.XOR_RELAYED_ADDRESS, self.nat.public(relay))
             for relay in allocation.relays.values()
         ]
         if address_error is not None:
@@ -324,6 +328,7 @@ class MethodHandlers:
             raise InsufficientCapacity("too many permissions on this allocation")
 
         relay = allocation.relays[address_family(peer[0])]
-        self._table.bind(allocation, number, peer, relay, now)
+        target = self.nat.outbound.get(peer, peer)
+        self._table.bind(allocation, number, peer, relay, target, now)
         self._table.permit(allocation, host, rule, now)
         return [], []

@@ -169,12 +169,15 @@ class AllocationTable:
         number: int,
         peer: Address,
         relay: Address,
+        target: Address,
         now: float,
     ) -> None:
         """
         Bind channel C{number} to C{peer}, or refresh that binding; it lasts
         600 s (RFC 8656 section 12). The caller has checked that neither the
-        number nor the peer is bound to something else.
+        number nor the peer is bound to something else. C{target} is where
+        the relay sends the channel's data: C{peer}, or its private address
+        behind the relay's NAT.
         """
         expires = now + CHANNEL_LIFETIME
         channel = allocation.channels.get(number)
@@ -192,6 +195,7 @@ class AllocationTable:
             header=number.to_bytes(2, "big"),
             peer=peer,
             relay=relay,
+            target=target,
             expires=expires,
         )
         allocation.channels[number] = channel
