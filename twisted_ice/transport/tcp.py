@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
 
-from twisted.application.service import MultiService, Service
+from twisted.application.service import MultiService
 from twisted.internet.interfaces import (
     IAddress,
     IListeningPort,
@@ -32,12 +32,16 @@ from twisted_ice.addresses import Path, Transport
 from twisted_ice.interfaces import IIceService, IPathWriter, ITurnService
 from twisted_ice.stun.binding import BindingResponder
 from twisted_ice.transport.framing import StreamKind
-from twisted_ice.transport.tcp_connection import (
+from twisted_ice.transport.ports import (
     FAILURE_LOG_INTERVAL,
+    AdoptedSocketService,
+    RateLimit,
+    bind_socket,
+)
+from twisted_ice.transport.tcp_connection import (
     CloseReason,
     DropReason,
     MuxConnection,
-    RateLimit,
     tcp_address,
 )
 from twisted_ice.transport.tls import (
@@ -290,31 +294,16 @@ def bind_tcp_socket(interface: str, port: int, backlog: int = 128) -> socket.soc
     @param backlog: the listen queue length.
     @raise OSError: when the socket cannot be created, bound or listened on.
     """
-    family = socket.AF_INET6 if ":" in interface else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and interface == "::":
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((interface, port))
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return bind_socket(interface, port, socket.SOCK_STREAM, backlog)
 
 
-class TcpMuxService(Service):
+class TcpMuxService(AdoptedSocketService):
     """
     Runs a L{TcpMux} on an already listening TCP socket while the service
     runs.
 
     @ivar mux: the factory.
-    @ivar port: the listening port while the service runs, else L{None}.
     """
-
-    log = Logger()
 
     def __init__(
         self,
@@ -333,23 +322,14 @@ class TcpMuxService(Service):
 
             reactor = global_reactor  # type: ignore[assignment]
         assert reactor is not None
+        super().__init__(sock, reactor)
         self.mux = mux
-        self.port: IListeningPort | None = None
-        self._socket: socket.socket | None = sock
-        self._reactor = reactor
 
-    def startService(self) -> None:
-        """
-        Start accepting connections, and log the address.
-        """
-        super().startService()  # type: ignore[no-untyped-call]
-        sock = self._socket
-        if sock is None:
-            raise RuntimeError("a TcpMuxService cannot be started twice")
-        self.port = self._reactor.adoptStreamPort(sock.fileno(), sock.family, self.mux)
-        sock.close()
-        self._socket = None
-        address = tcp_address(self.port.getHost())
+    def _adopt(self, sock: socket.socket) -> IListeningPort:
+        return self._reactor.adoptStreamPort(sock.fileno(), sock.family, self.mux)
+
+    def _log_listening(self, port: IListeningPort) -> None:
+        address = tcp_address(port.getHost())
         self.log.info(
             "mcs-ice listening on TCP {host} port {port} ({tls})",
             host=address[0],
@@ -357,17 +337,10 @@ class TcpMuxService(Service):
             tls="TLS and plain" if self.mux.tls_context is not None else "plain",
         )
 
-    def stopService(self) -> object:
+    def _stop_listening(self, port: IListeningPort) -> object:
         """
         Stop accepting connections and close the open ones.
         """
-        super().stopService()  # type: ignore[no-untyped-call]
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        port, self.port = self.port, None
-        if port is None:
-            return None
         self.log.info("mcs-ice stopped listening on TCP")
         self.mux.close_all()
         return port.stopListening()

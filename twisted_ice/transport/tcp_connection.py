@@ -13,7 +13,6 @@ from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
     IPushProducer,
-    IReactorTime,
 )
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
@@ -44,10 +43,6 @@ from twisted_ice.transport.framing import (
 
 if TYPE_CHECKING:
     from twisted_ice.transport.tcp import TcpMux
-
-FAILURE_LOG_INTERVAL = 10.0
-"""Seconds between two logged failures of the same kind. Failures in between
-are only counted."""
 
 _TURN_REQUESTS = frozenset(
     {Method.ALLOCATE, Method.REFRESH, Method.CREATE_PERMISSION, Method.CHANNEL_BIND}
@@ -116,34 +111,6 @@ def tcp_address(address: IAddress) -> Address:
     host: str = address.host  # type: ignore[attr-defined]
     port: int = address.port  # type: ignore[attr-defined]
     return unmap_ipv4((host, port))
-
-
-class RateLimit:
-    """
-    Lets one event through every L{FAILURE_LOG_INTERVAL} seconds and counts
-    the others.
-    """
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-        self._last = float("-inf")
-        self._suppressed = 0
-
-    def allow(self) -> int | None:
-        """
-        Decide whether the current event may be logged.
-
-        @return: the number of events suppressed since the last one that was
-            let through, or L{None} when this one is suppressed and counted.
-        """
-        now = self._clock.seconds()
-        if now - self._last < FAILURE_LOG_INTERVAL:
-            self._suppressed += 1
-            return None
-        suppressed = self._suppressed
-        self._last = now
-        self._suppressed = 0
-        return suppressed
 
 
 @implementer(IPushProducer)

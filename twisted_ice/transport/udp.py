@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import cast
 
-from twisted.application.service import Service
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IListeningPort, IReactorSocket, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
@@ -30,12 +29,14 @@ from twisted_ice.stun import (
     decode,
 )
 from twisted_ice.stun.binding import BindingResponder, unmap_ipv4
+from twisted_ice.transport.ports import (
+    AdoptedSocketService,
+    RateLimit,
+    bind_socket,
+)
 
 MAX_DATAGRAM = 65535
 """The largest datagram read from the socket; a UDP payload is never larger."""
-
-FAILURE_LOG_INTERVAL = 10.0
-"""Seconds between two logged failures; failures in between are only counted."""
 
 _COOKIE_BYTES = MAGIC_COOKIE.to_bytes(4, "big")
 _BINDING_ERROR_RESPONSE = b"\x01\x11"
@@ -137,8 +138,7 @@ class UdpMux(DatagramProtocol):
         self._clock = clock
         self._write: Callable[[bytes, Address], object] = _write_nowhere
         self._ipv6_socket = False
-        self._last_failure_log = float("-inf")
-        self._unlogged_failures = 0
+        self._failure_limit = RateLimit(clock)
 
     def startProtocol(self) -> None:
         """
@@ -328,18 +328,15 @@ class UdpMux(DatagramProtocol):
 
         @param action: what failed, completing "Failed to ...".
         """
-        now = self._clock.seconds()
-        if now - self._last_failure_log < FAILURE_LOG_INTERVAL:
-            self._unlogged_failures += 1
+        unlogged = self._failure_limit.allow()
+        if unlogged is None:
             return
         self.log.failure(
             "Failed to {action} {client} ({unlogged} more failures since the last log)",
             action=action,
             client=addr,
-            unlogged=self._unlogged_failures,
+            unlogged=unlogged,
         )
-        self._last_failure_log = now
-        self._unlogged_failures = 0
 
 
 def _write_nowhere(data: bytes, addr: Address) -> None:
@@ -360,17 +357,7 @@ def bind_udp_socket(interface: str, port: int) -> socket.socket:
     @param port: the UDP port, or 0 for any free port.
     @raise OSError: when the socket cannot be created or bound.
     """
-    family = socket.AF_INET6 if ":" in interface else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        if family == socket.AF_INET6 and interface == "::":
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((interface, port))
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return bind_socket(interface, port, socket.SOCK_DGRAM)
 
 
 def default_interface() -> str:
@@ -394,15 +381,12 @@ def default_interface() -> str:
     return "::"
 
 
-class UdpMuxService(Service):
+class UdpMuxService(AdoptedSocketService):
     """
     Runs a L{UdpMux} on an already bound UDP socket while the service runs.
 
     @ivar mux: the protocol.
-    @ivar port: the listening port while the service runs, else L{None}.
     """
-
-    log = Logger()
 
     def __init__(
         self,
@@ -421,41 +405,25 @@ class UdpMuxService(Service):
 
             reactor = cast(IReactorSocket, global_reactor)
         assert reactor is not None
+        super().__init__(sock, reactor)
         self.mux = mux
-        self.port: IListeningPort | None = None
-        self._socket: socket.socket | None = sock
-        self._reactor = reactor
 
-    def startService(self) -> None:
-        """
-        Start reading datagrams, and log the address.
-        """
-        super().startService()  # type: ignore[no-untyped-call]
-        sock = self._socket
-        if sock is None:
-            raise RuntimeError("a UdpMuxService cannot be started twice")
-        self.port = self._reactor.adoptDatagramPort(
+    def _adopt(self, sock: socket.socket) -> IListeningPort:
+        return self._reactor.adoptDatagramPort(
             sock.fileno(), sock.family, self.mux, maxPacketSize=MAX_DATAGRAM
         )
-        sock.close()
-        self._socket = None
-        address = cast(IPv4Address | IPv6Address, self.port.getHost())
+
+    def _log_listening(self, port: IListeningPort) -> None:
+        address = cast(IPv4Address | IPv6Address, port.getHost())
         self.log.info(
             "mcs-ice listening on UDP {host} port {port}",
             host=address.host,
             port=address.port,
         )
 
-    def stopService(self) -> object:
+    def _stop_listening(self, port: IListeningPort) -> object:
         """
-        Stop reading datagrams and close the socket.
+        Stop reading datagrams; the port closes the socket.
         """
-        super().stopService()  # type: ignore[no-untyped-call]
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        port, self.port = self.port, None
-        if port is None:
-            return None
         self.log.info("mcs-ice stopped listening on UDP")
         return port.stopListening()
