@@ -18,7 +18,7 @@ from tests.test_ice_checks import (
     build_check,
     make_offer,
 )
-from twisted_ice.addresses import Path
+from twisted_ice.addresses import Path, Transport
 from twisted_ice.ice import (
     CheckResult,
     ConsentExpired,
@@ -26,11 +26,15 @@ from twisted_ice.ice import (
     IceAgent,
     IceState,
     OfferError,
+    PathClosed,
     Session,
     Stream,
 )
 
 ICE_CHARS = re.compile(r"[A-Za-z0-9+/]+")
+
+TCP_PATH = Path(Transport.TCP, ("127.0.0.1", 443), ("127.0.0.1", 50010))
+OTHER_TCP_PATH = Path(Transport.TLS, ("127.0.0.1", 443), ("127.0.0.1", 50011))
 
 TWO_STREAMS_OFFER = "\r\n".join(
     [
@@ -572,6 +576,164 @@ class PathRegistryTests(SynchronousTestCase):
         check(agent, video, 2.0)
         self.assertIsNone(audio.selected)
         self.assertIsNone(audio.send_path)
+
+
+class PathClosedTests(SynchronousTestCase):
+    """
+    L{IceAgent.path_closed}: a closed TCP or TLS connection takes its path
+    out of the registry, the valid paths and the selection.
+    """
+
+    def setUp(self) -> None:
+        self.agent = IceAgent()
+        self.session = new_session(self.agent)
+        self.stream = self.session.streams[0]
+
+    def test_unknown_path_ignored(self) -> None:
+        """
+        Closing a path that passed no check returns no event and changes
+        nothing.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH, use_candidate=True)
+        self.assertEqual(self.agent.path_closed(OTHER_TCP_PATH, 1.0), [])
+        self.assertEqual(self.stream.selected, TCP_PATH)
+        self.assertEqual(self.stream.state, IceState.COMPLETED)
+
+    def test_udp_path_never_closed(self) -> None:
+        """
+        A UDP path stays valid and selected: UDP has no connection to close.
+        """
+        check(self.agent, self.stream, 0.0, use_candidate=True)
+        self.assertEqual(self.agent.path_closed(PATH, 1.0), [])
+        self.assertIs(self.agent.stream_for_path(PATH), self.stream)
+        self.assertEqual(self.stream.send_path, PATH)
+
+    def test_unregistered(self) -> None:
+        """
+        A closed path is no longer accepted nor valid for its stream.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertIsNone(self.agent.stream_for_path(TCP_PATH))
+        self.assertNotIn(TCP_PATH, self.stream.valid_paths)
+
+    def test_selected_cleared(self) -> None:
+        """
+        Closing the selected path clears the selection, so nothing is sent
+        on it, and the event says it was selected.
+        """
+        check(self.agent, self.stream, 0.0, path=PATH)
+        check(self.agent, self.stream, 0.0, path=TCP_PATH, use_candidate=True)
+        events = self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertIn(PathClosed(self.stream, TCP_PATH, 1, True), events)
+        self.assertIsNone(self.stream.selected)
+        self.assertIsNone(self.stream.send_path)
+
+    def test_selected_closed_connected(self) -> None:
+        """
+        A completed stream whose selected path closes while another path is
+        valid goes connected.
+        """
+        check(self.agent, self.stream, 0.0, path=PATH)
+        check(self.agent, self.stream, 0.0, path=TCP_PATH, use_candidate=True)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertEqual(self.stream.state, IceState.CONNECTED)
+        self.assertEqual(self.session.state, IceState.CONNECTED)
+        self.assertIs(self.agent.stream_for_path(PATH), self.stream)
+
+    def test_unselected_closed_keeps_state(self) -> None:
+        """
+        Closing a valid path that is not selected leaves the selection and
+        the state alone.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH)
+        check(self.agent, self.stream, 0.0, path=PATH, use_candidate=True)
+        events = self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertEqual(events, [PathClosed(self.stream, TCP_PATH, 1, False)])
+        self.assertEqual(self.stream.selected, PATH)
+        self.assertEqual(self.stream.state, IceState.COMPLETED)
+
+    def test_last_path_disconnects(self) -> None:
+        """
+        A stream whose only valid path closes is disconnected, and so is its
+        session.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH, use_candidate=True)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertEqual(self.stream.state, IceState.DISCONNECTED)
+        self.assertEqual(self.session.state, IceState.DISCONNECTED)
+
+    def test_last_path_events(self) -> None:
+        """
+        Closing the last path returns the path event, then the stream and
+        session state changes.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH, use_candidate=True)
+        events = self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertEqual(
+            [type(event).__name__ for event in events],
+            ["PathClosed", "StateChanged", "SessionStateChanged"],
+        )
+
+    def test_closed_twice_once(self) -> None:
+        """
+        Closing the same path again returns no event.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertEqual(self.agent.path_closed(TCP_PATH, 2.0), [])
+
+    def test_no_consent_expiry_after_last_path(self) -> None:
+        """
+        A stream disconnected by its last closed path does not also expire
+        its consent.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        self.assertEqual(self.agent.expire(30.1), [])
+        self.assertIsNone(self.agent.next_deadline())
+
+    def test_later_check_on_other_path(self) -> None:
+        """
+        After the selected path closed, a nominating check on another path
+        passes, selects it and completes the stream again.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH, use_candidate=True)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        result = check(
+            self.agent, self.stream, 2.0, path=OTHER_TCP_PATH, use_candidate=True
+        )
+        self.assertEqual(result, CheckResult.SUCCESS)
+        self.assertEqual(self.stream.state, IceState.COMPLETED)
+        self.assertEqual(self.stream.send_path, OTHER_TCP_PATH)
+        self.assertIs(self.agent.stream_for_path(OTHER_TCP_PATH), self.stream)
+
+    def test_later_check_keeps_consent(self) -> None:
+        """
+        A check after the last path closed schedules consent again: the
+        stream expires 30 s after it.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH)
+        self.agent.path_closed(TCP_PATH, 1.0)
+        check(self.agent, self.stream, 10.0, path=OTHER_TCP_PATH)
+        self.assertEqual(self.agent.expire(30.1), [])
+        self.assertEqual(self.stream.state, IceState.CONNECTED)
+        self.assertNotEqual(self.agent.expire(40.1), [])
+        self.assertEqual(self.stream.state, IceState.DISCONNECTED)
+
+    def test_checking_stream_disconnects(self) -> None:
+        """
+        A stream checking after an ICE restart whose last path closes is
+        disconnected, as on consent expiry.
+        """
+        check(self.agent, self.stream, 0.0, path=TCP_PATH)
+        self.agent.restart_session(
+            self.session.id,
+            make_offer(ufrag="New1", pwd="newclientpasswordnewcl"),
+            now=1.0,
+        )
+        self.agent.path_closed(TCP_PATH, 2.0)
+        self.assertEqual(self.stream.state, IceState.DISCONNECTED)
 
 
 class JsonTests(SynchronousTestCase):

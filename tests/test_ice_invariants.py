@@ -1,6 +1,6 @@
 """
 Stateful property tests: random sequences of sessions, checks, restarts,
-closes and time keep the agent's registries consistent.
+closed paths, closes and time keep the agent's registries consistent.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from tests.test_ice_checks import CANDIDATES, LOCAL, build_check, make_offer
 from twisted_ice.addresses import Path, Transport
 from twisted_ice.ice import CONSENT_TIMEOUT, IceAgent, IceState, Stream
 
-PATHS = [Path(Transport.UDP, LOCAL, ("127.0.0.1", 50000 + n)) for n in range(4)]
+PATHS = [Path(Transport.UDP, LOCAL, ("127.0.0.1", 50000 + n)) for n in range(4)] + [
+    Path(Transport.TCP, LOCAL, ("127.0.0.1", 50010 + n)) for n in range(2)
+]
 
 
 class AgentMachine(RuleBasedStateMachine):
@@ -104,6 +106,22 @@ class AgentMachine(RuleBasedStateMachine):
             make_offer(ufrag=ufrag, pwd="restartpassword" + "x" * 10),
             now=self.now,
         )
+
+    @rule(path=st.sampled_from(PATHS))
+    def close_path(self, path: Path) -> None:
+        """
+        Close the connection of a path; a UDP path is never closed.
+        """
+        stream = self.agent.stream_for_path(path)
+        events = self.agent.path_closed(path, self.now)
+        if path.transport is Transport.UDP:
+            assert events == []
+            assert self.agent.stream_for_path(path) is stream
+        else:
+            assert self.agent.stream_for_path(path) is None
+        if stream is not None and path.transport is not Transport.UDP:
+            assert stream.selected != path
+            assert stream.selected_rtcp != path
 
     @precondition(lambda self: self.streams)
     @rule(data=st.data())

@@ -34,6 +34,7 @@ OTHER_CLIENT = ("127.0.0.1", 50001)
 UDP_PATH = Path(Transport.UDP, SERVER, CLIENT)
 OTHER_PATH = Path(Transport.UDP, SERVER, OTHER_CLIENT)
 TCP_PATH = Path(Transport.TCP, ("127.0.0.1", 443), CLIENT)
+OTHER_TCP_PATH = Path(Transport.TCP, ("127.0.0.1", 443), OTHER_CLIENT)
 
 REMOTE_UFRAG = "cLnT"
 REMOTE_PWD = "clientpasswordclientpw"
@@ -494,6 +495,100 @@ class MediaTests(IceServiceTestCase):
         self.assertTrue(self.service.media_received(b"\x80rtp", UDP_PATH))
         self.assertEqual(stream.packets_received, 1)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class PathClosedTests(IceServiceTestCase):
+    """
+    L{IceService.path_closed}, which the TCP mux calls when a connection
+    closes.
+    """
+
+    idle_timeout = 300.0
+
+    def test_unknown_path_ignored(self) -> None:
+        """
+        Closing a path that passed no check logs nothing and leaves the
+        session as it was.
+        """
+        stream = self.connect(TCP_PATH)
+        with capturedLogs() as events:
+            self.service.path_closed(OTHER_TCP_PATH)
+        self.assertEqual(events, [])
+        self.assertEqual(stream.selected, TCP_PATH)
+
+    def test_udp_path_kept(self) -> None:
+        """
+        A UDP path is never closed: sends still leave on it.
+        """
+        self.connect(UDP_PATH)
+        self.service.path_closed(UDP_PATH)
+        self.udp.written.clear()
+        self.handlers[0].stream.send(b"\x80out")
+        self.assertEqual(self.udp.written, [(b"\x80out", UDP_PATH)])
+
+    def test_selected_path_cleared(self) -> None:
+        """
+        Closing the selected TCP path clears the selection, so the next send
+        is dropped instead of written to the dead connection.
+        """
+        stream = self.connect(TCP_PATH)
+        self.service.path_closed(TCP_PATH)
+        self.tcp.written.clear()
+        self.handlers[0].stream.send(b"\x80out")
+        self.assertEqual(self.tcp.written, [])
+        self.assertIsNone(stream.selected)
+        self.assertEqual(stream.handler.packets_dropped, 1)
+
+    def test_selected_path_closed_logged(self) -> None:
+        """
+        The closed path is logged with its stream, session and address.
+        """
+        stream = self.connect(TCP_PATH)
+        with capturedLogs() as events:
+            self.service.path_closed(TCP_PATH)
+        messages = [formatEvent(event) for event in events]
+        self.assertIn(
+            f"Stream 0 of session {stream.session.id} lost its tcp path to"
+            " 127.0.0.1:50000: the connection closed, so no path is selected",
+            messages,
+        )
+
+    def test_last_path_disconnects(self) -> None:
+        """
+        A session whose only path closes is disconnected.
+        """
+        stream = self.connect(TCP_PATH)
+        self.service.path_closed(TCP_PATH)
+        info = self.service.get_session(stream.session.id)
+        assert info is not None
+        self.assertEqual(info.state, "disconnected")
+
+    def test_last_path_closed_idle(self) -> None:
+        """
+        A session disconnected by its closed path is closed the idle timeout
+        later, like one whose consent expired.
+        """
+        stream = self.connect(TCP_PATH)
+        self.service.path_closed(TCP_PATH)
+        self.clock.advance(299)
+        self.assertIsNotNone(self.service.get_session(stream.session.id))
+        self.clock.advance(1)
+        self.assertIsNone(self.service.get_session(stream.session.id))
+
+    def test_later_check_on_other_path(self) -> None:
+        """
+        After the selected path closed, a nominating check on another
+        connection passes and sends leave on it.
+        """
+        stream = self.connect(TCP_PATH)
+        self.service.path_closed(TCP_PATH)
+        self.service.stun_received(
+            check(stream, use_candidate=True), b"", OTHER_TCP_PATH
+        )
+        self.tcp.written.clear()
+        self.handlers[0].stream.send(b"\x80out")
+        self.assertEqual(self.tcp.written, [(b"\x80out", OTHER_TCP_PATH)])
+        self.assertEqual(stream.state, "completed")
 
 
 class EchoTests(IceServiceTestCase):

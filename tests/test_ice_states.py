@@ -119,6 +119,27 @@ class StreamTransitionTests(SynchronousTestCase):
             IceState.CHECKING,
         )
 
+    def test_selected_path_closed_connects(self) -> None:
+        """
+        A completed stream that loses its selected path goes connected.
+        """
+        self.assertEqual(
+            next_stream_state(IceState.COMPLETED, StreamInput.SELECTED_PATH_CLOSED),
+            IceState.CONNECTED,
+        )
+
+    def test_last_path_closed_disconnects(self) -> None:
+        """
+        Every state with valid paths goes disconnected when the last one
+        closes.
+        """
+        for state in (IceState.CHECKING, IceState.CONNECTED, IceState.COMPLETED):
+            self.assertEqual(
+                next_stream_state(state, StreamInput.LAST_PATH_CLOSED),
+                IceState.DISCONNECTED,
+                state,
+            )
+
 
 class SessionStateTests(SynchronousTestCase):
     """

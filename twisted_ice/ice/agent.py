@@ -11,7 +11,7 @@ import secrets
 import types
 from collections.abc import Mapping, Sequence
 
-from twisted_ice.addresses import Path
+from twisted_ice.addresses import Path, Transport
 from twisted_ice.ice.answer import build_answer
 from twisted_ice.ice.candidates import Candidate
 from twisted_ice.ice.checks import (
@@ -26,6 +26,7 @@ from twisted_ice.ice.events import (
     CredentialsRetired,
     Event,
     Nominated,
+    PathClosed,
     PathValidated,
     SessionStateChanged,
     StateChanged,
@@ -400,6 +401,45 @@ class IceAgent:
         if session_event is not None:
             events.append(session_event)
 
+    # --- Closed connections ---------------------------------------------
+
+    def path_closed(self, path: Path, now: float) -> list[Event]:
+        """
+        Unregister C{path} because its TCP or TLS connection closed, so that
+        no media is accepted from it or sent on it.
+
+        A nominated path loses its nomination, so a C{completed} stream goes
+        C{connected} until the client nominates another path. A stream left
+        without any valid path goes C{disconnected}, as on consent expiry,
+        and a later passed check revives it. UDP paths, paths that are not
+        registered and the nominations of C{disconnected} streams are left
+        alone.
+
+        @param now: The current time. Closing a path starts and stops no
+            timer, so it is not used yet.
+        """
+        if path.transport is Transport.UDP:
+            return []
+        stream = self._paths.pop(path, None)
+        if stream is None:
+            return []
+        component = stream.valid_paths.pop(path)
+        selected = stream.selected == path
+        selected_rtcp = stream.selected_rtcp == path
+        if selected:
+            stream.selected = None
+        if selected_rtcp:
+            stream.selected_rtcp = None
+
+        events: list[Event] = [
+            PathClosed(stream, path, component, selected or selected_rtcp)
+        ]
+        if not stream.valid_paths:
+            self._apply(stream, StreamInput.LAST_PATH_CLOSED, events)
+        elif selected:
+            self._apply(stream, StreamInput.SELECTED_PATH_CLOSED, events)
+        return events
+
     # --- Consent ------------------------------------------------------------
 
     def _refresh_consent(self, stream: Stream, now: float) -> None:
@@ -431,7 +471,12 @@ class IceAgent:
         while deadlines and deadlines[0][0] <= now:
             _, _, stream = heapq.heappop(deadlines)
             stream.consent_scheduled = None
-            if stream.state is IceState.CLOSED or stream.last_check is None:
+            if stream.last_check is None or stream.state in (
+                IceState.CLOSED,
+                # Its last path closed: no path is left to expire, and the
+                # next passed check schedules consent again.
+                IceState.DISCONNECTED,
+            ):
                 continue
             deadline = stream.last_check + CONSENT_TIMEOUT
             if deadline > now:

@@ -72,6 +72,20 @@ class ConsentExpired:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PathClosed:
+    """
+    The TCP or TLS connection of C{path} closed, so C{stream} no longer
+    accepts media from it; C{selected} is whether it was one of the stream's
+    nominated paths, a nomination that is now cleared.
+    """
+
+    stream: Stream
+    path: Path
+    component: int
+    selected: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CredentialsRetired:
     """
     The first check with the new credentials after an ICE restart passed, so
@@ -88,6 +102,7 @@ Event = (
     | StateChanged
     | SessionStateChanged
     | ConsentExpired
+    | PathClosed
     | CredentialsRetired
 )
 """

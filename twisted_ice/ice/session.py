@@ -132,8 +132,8 @@ class Stream:
         selected = self.selected
         if selected is None or self.state not in LIVE_STATES:
             return None
-        # Consent expiry clears valid_paths, and only a passed check on the
-        # path adds it back.
+        # Consent expiry clears valid_paths, a closed TCP or TLS connection
+        # removes its path, and only a passed check on the path adds it back.
         return selected if selected in self.valid_paths else None
 
     def apply(self, stream_input: StreamInput) -> IceState:

@@ -32,6 +32,10 @@ class StreamInput(enum.Enum):
         restart passed (with or without nomination).
     @cvar CONSENT_EXPIRED: No check passed for the consent timeout.
     @cvar RESTARTED: An ICE restart issued new local credentials.
+    @cvar SELECTED_PATH_CLOSED: The TCP or TLS connection of the nominated
+        component-1 path closed, and other valid paths remain.
+    @cvar LAST_PATH_CLOSED: The TCP or TLS connection of the stream's last
+        valid path closed.
     @cvar CLOSED: The session was closed.
     """
 
@@ -40,6 +44,8 @@ class StreamInput(enum.Enum):
     PREVIOUS_CHECK_PASSED = enum.auto()
     CONSENT_EXPIRED = enum.auto()
     RESTARTED = enum.auto()
+    SELECTED_PATH_CLOSED = enum.auto()
+    LAST_PATH_CLOSED = enum.auto()
     CLOSED = enum.auto()
 
 
@@ -68,12 +74,18 @@ STREAM_TRANSITIONS: dict[tuple[IceState, StreamInput], IceState] = {
     (_S.CHECKING, _I.PREVIOUS_CHECK_PASSED): _S.CHECKING,
     (_S.CHECKING, _I.CONSENT_EXPIRED): _S.DISCONNECTED,
     (_S.CHECKING, _I.RESTARTED): _S.CHECKING,
+    (_S.CHECKING, _I.SELECTED_PATH_CLOSED): _S.CHECKING,
+    (_S.CHECKING, _I.LAST_PATH_CLOSED): _S.DISCONNECTED,
     (_S.CHECKING, _I.CLOSED): _S.CLOSED,
     (_S.CONNECTED, _I.CHECK_PASSED): _S.CONNECTED,
     (_S.CONNECTED, _I.NOMINATED): _S.COMPLETED,
     (_S.CONNECTED, _I.PREVIOUS_CHECK_PASSED): _S.CONNECTED,
     (_S.CONNECTED, _I.CONSENT_EXPIRED): _S.DISCONNECTED,
     (_S.CONNECTED, _I.RESTARTED): _S.CHECKING,
+    # A connected stream can still have a selected path: one nominated
+    # before consent expired and revived by a check on another path.
+    (_S.CONNECTED, _I.SELECTED_PATH_CLOSED): _S.CONNECTED,
+    (_S.CONNECTED, _I.LAST_PATH_CLOSED): _S.DISCONNECTED,
     (_S.CONNECTED, _I.CLOSED): _S.CLOSED,
     # A check without USE-CANDIDATE leaves the nomination in place.
     (_S.COMPLETED, _I.CHECK_PASSED): _S.COMPLETED,
@@ -81,6 +93,11 @@ STREAM_TRANSITIONS: dict[tuple[IceState, StreamInput], IceState] = {
     (_S.COMPLETED, _I.PREVIOUS_CHECK_PASSED): _S.COMPLETED,
     (_S.COMPLETED, _I.CONSENT_EXPIRED): _S.DISCONNECTED,
     (_S.COMPLETED, _I.RESTARTED): _S.CHECKING,
+    # Without its nominated path the stream has valid paths but no
+    # selection, which is what connected means, until the client nominates
+    # again.
+    (_S.COMPLETED, _I.SELECTED_PATH_CLOSED): _S.CONNECTED,
+    (_S.COMPLETED, _I.LAST_PATH_CLOSED): _S.DISCONNECTED,
     (_S.COMPLETED, _I.CLOSED): _S.CLOSED,
     # A passed check after consent expired is fresh consent: the stream
     # revives.
@@ -93,7 +110,9 @@ STREAM_TRANSITIONS: dict[tuple[IceState, StreamInput], IceState] = {
 """
 The stream state machine: C{(state, input) -> next state}. A consent timer
 runs only once a check has passed, so C{new} has no C{CONSENT_EXPIRED} row, and
-C{closed} has no rows at all.
+C{closed} has no rows at all. A stream whose last valid path closed is
+C{disconnected}, as if its consent had expired; C{new} and C{disconnected}
+streams have no valid path, so they have no C{*_PATH_CLOSED} rows.
 """
 
 

@@ -29,6 +29,7 @@ from twisted_ice.ice import (
     IceAgent,
     IceState,
     Nominated,
+    PathClosed,
     Session,
     SessionStateChanged,
     StateChanged,
@@ -252,21 +253,17 @@ class IceService(Service):
         Forget C{path}: its TCP or TLS connection has closed, so nothing can
         be sent on it any more.
 
-        Sends fall back from a closed last-received path to dropping. The
-        agent keeps the path valid until consent expires, unless it offers
-        C{path_closed} itself.
+        The agent unregisters the path and clears a nomination of it, so
+        sends leave on no dead connection; they fall back to the path media
+        last arrived on only while that path is still accepted.
         """
         stream = self.agent.stream_for_path(path)
         if stream is not None and stream.handler is not None:
             if stream.handler.last_path == path:
                 stream.handler.last_path = None
-        # TODO: the agent has no public way yet to unregister one path; a
-        # closed TCP path stays valid, and selected, until consent expires.
-        agent_path_closed = getattr(self.agent, "path_closed", None)
-        if agent_path_closed is not None:
-            events = agent_path_closed(path)
-            if events:
-                self.log_events(events)
+        events = self.agent.path_closed(path, self.reactor.seconds())
+        if events:
+            self.log_events(events)
 
     # --- ISessionManager: the Python API ----------------------------------
 
@@ -565,6 +562,17 @@ class IceService(Service):
                     "Consent expired for stream {mid} of session {session_id}",
                     mid=event.stream.mid,
                     session_id=event.stream.session.id,
+                )
+            elif isinstance(event, PathClosed):
+                self.log.info(
+                    "Stream {mid} of session {session_id} lost its {transport}"
+                    " path to {host}:{port}: the connection closed{note}",
+                    mid=event.stream.mid,
+                    session_id=event.stream.session.id,
+                    transport=str(event.path.transport),
+                    host=event.path.remote[0],
+                    port=event.path.remote[1],
+                    note=", so no path is selected" if event.selected else "",
                 )
             elif isinstance(event, CredentialsRetired):
                 self.log.info(
