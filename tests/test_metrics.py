@@ -10,6 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
+from twisted.internet import defer
+from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
@@ -280,3 +282,27 @@ class MetricsServiceTests(unittest.TestCase):
         """
         service = MetricsService(None, CollectorRegistry(), "tcp:0")  # type: ignore[arg-type]
         self.assertEqual(service.site.logPrefix(), "mcs-ice metrics")
+
+    def test_later_failure_logged(self) -> None:
+        """
+        A failure to listen that comes after startup is logged, not
+        swallowed, and leaves no port.
+        """
+        later: defer.Deferred[Any] = defer.Deferred()
+        endpoint = SimpleNamespace(listen=lambda factory: later)
+        service = MetricsService(endpoint, CollectorRegistry(), "tcp:9100")  # type: ignore[arg-type]
+        service.startService()
+        later.errback(CannotListenError("127.0.0.1", 9100, OSError(98, "in use")))
+        self.assertEqual(len(self.flushLoggedErrors(CannotListenError)), 1)
+        self.assertIsNone(service.port)
+
+    def test_immediate_failure_exits(self) -> None:
+        """
+        A port in use ends startup with one line naming the endpoint.
+        """
+        error = CannotListenError("127.0.0.1", 9100, OSError(98, "in use"))
+        endpoint = SimpleNamespace(listen=lambda factory: defer.fail(error))
+        service = MetricsService(endpoint, CollectorRegistry(), "tcp:9100")  # type: ignore[arg-type]
+        with self.assertRaises(SystemExit) as caught:
+            service.startService()
+        self.assertIn("cannot listen for metrics on tcp:9100", str(caught.exception))

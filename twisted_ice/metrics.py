@@ -16,15 +16,12 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.twisted import MetricsResource
-from twisted.application.service import Service
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.logger import Logger
-from twisted.python.failure import Failure
+from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from twisted_ice.ice import CheckResult, IceState
+from twisted_ice.site_service import SiteService
 
 if TYPE_CHECKING:
     from twisted_ice.lifecycle import ServiceTree
@@ -322,14 +319,13 @@ class _QuietSite(Site):
         """
 
 
-class MetricsService(Service):
+class MetricsService(SiteService):
     """
     Serves C{/metrics} of a registry on an endpoint while the service runs.
-
-    @ivar port: the listening port while the service runs, else L{None}.
     """
 
-    log = Logger()
+    subject = "metrics"
+    listening_format = "mcs-ice metrics listening on {kind} {host} port {port}"
 
     def __init__(
         self,
@@ -344,53 +340,6 @@ class MetricsService(Service):
         """
         root = Resource()
         root.putChild(b"metrics", MetricsResource(registry))  # type: ignore[no-untyped-call]
-        self.site = _QuietSite(root)  # type: ignore[no-untyped-call]
-        self.site.noisy = False
-        self.endpoint = endpoint
-        self.description = description
-        self.port: IListeningPort | None = None
-
-    def startService(self) -> None:
-        """
-        Start listening.
-
-        @raise SystemExit: when the endpoint fails at once, as a TCP port in
-            use does, so twistd ends with one line.
-        """
-        super().startService()  # type: ignore[no-untyped-call]
-        failures: list[Failure] = []
-        listening = self.endpoint.listen(self.site)
-        listening.addCallbacks(self._listening, failures.append)
-        if failures:
-            raise SystemExit(
-                f"twistd mcs-ice: cannot listen for metrics on {self.description}:"
-                f" {failures[0].value}"
-            )
-        listening.addErrback(self._failed)
-
-    def _listening(self, port: IListeningPort) -> None:
-        self.port = port
-        address: Any = port.getHost()
-        self.log.info(
-            "mcs-ice metrics listening on {kind} {host} port {port}",
-            kind=getattr(address, "type", "TCP"),
-            host=getattr(address, "host", ""),
-            port=getattr(address, "port", 0),
-        )
-
-    def _failed(self, failure: Failure) -> None:
-        self.log.failure(
-            "Cannot listen for metrics on {description}",
-            failure,
-            description=self.description,
-        )
-
-    def stopService(self) -> Deferred[None] | None:
-        """
-        Stop listening.
-        """
-        super().stopService()  # type: ignore[no-untyped-call]
-        port, self.port = self.port, None
-        if port is None:
-            return None
-        return port.stopListening()
+        site = _QuietSite(root)  # type: ignore[no-untyped-call]
+        site.noisy = False
+        super().__init__(endpoint, site, description)
