@@ -767,8 +767,8 @@ class SessionApiTests(IceServiceTestCase):
 
 class IdleSessionTests(IceServiceTestCase):
     """
-    Sessions left C{new} or C{disconnected} are closed after the idle
-    timeout.
+    Sessions left C{new} or C{disconnected}, or C{checking} without passed
+    checks, are closed after the idle timeout.
     """
 
     idle_timeout = 300.0
@@ -830,6 +830,65 @@ class IdleSessionTests(IceServiceTestCase):
         self.service.close_session(session_id)
         self.clock.advance(300)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def restart(self, session_id: str) -> None:
+        """
+        Restart ICE for a session with new remote credentials.
+        """
+        offer = OFFER.replace(REMOTE_UFRAG, "nEw1").replace(
+            REMOTE_PWD, "newclientpasswordnewcl"
+        )
+        self.service.restart_session(session_id, offer)
+
+    def test_checking_session_closed(self) -> None:
+        """
+        A session restarted before any check and never checked again stays
+        checking, and is closed the timeout after the restart.
+        """
+        session_id, _ = self.create()
+        self.clock.advance(100)
+        self.restart(session_id)
+        self.assertEqual(self.service.get_session(session_id).state, "checking")  # type: ignore[union-attr]
+        self.clock.advance(299)
+        self.assertIsNotNone(self.service.get_session(session_id))
+        self.clock.advance(1)
+        self.assertIsNone(self.service.get_session(session_id))
+        self.assertEqual(self.handlers[0].closed, 1)
+
+    def test_restart_after_disconnect_closed(self) -> None:
+        """
+        A disconnected session restarted and never checked again is closed
+        the timeout after the restart.
+        """
+        session_id, stream = self.create()
+        self.service.stun_received(check(stream), b"", UDP_PATH)
+        self.clock.advance(CONSENT_TIMEOUT)
+        self.clock.advance(100)
+        self.restart(session_id)
+        self.clock.advance(299)
+        self.assertIsNotNone(self.service.get_session(session_id))
+        self.clock.advance(1)
+        self.assertIsNone(self.service.get_session(session_id))
+
+    def test_checking_session_with_checks_kept(self) -> None:
+        """
+        A checking session whose client keeps passing checks with the
+        credentials from before the restart stays open, and is closed the
+        timeout after its last passed check.
+        """
+        session_id, stream = self.create()
+        old = check(stream)
+        self.restart(session_id)
+        for _ in range(40):
+            self.service.stun_received(old, b"", UDP_PATH)
+            self.clock.advance(20)
+        info = self.service.get_session(session_id)
+        assert info is not None
+        self.assertEqual(info.state, "checking")
+        self.clock.advance(CONSENT_TIMEOUT)
+        self.assertEqual(self.service.get_session(session_id).state, "disconnected")  # type: ignore[union-attr]
+        self.clock.advance(300)
+        self.assertIsNone(self.service.get_session(session_id))
 
     def test_no_timeout_keeps_sessions(self) -> None:
         """

@@ -52,12 +52,18 @@ FAILURE_LOG_INTERVAL = 10.0
 
 DEFAULT_SESSION_IDLE_TIMEOUT = 300.0
 """
-Seconds a session may stay C{new} (no check passed yet) or C{disconnected}
-(consent expired) before the service closes it, because a client that went
-away never deletes its session.
+Seconds a session may stay C{new} (no check passed yet), C{disconnected}
+(consent expired) or C{checking} without a passed check before the service
+closes it, because a client that went away never deletes its session.
 """
 
-IDLE_STATES = frozenset({IceState.NEW, IceState.DISCONNECTED})
+IDLE_STATES = frozenset({IceState.NEW, IceState.CHECKING, IceState.DISCONNECTED})
+"""
+The session states the idle timeout applies to. A C{checking} session may
+still pass checks (with the credentials from before an ICE restart, or on
+another of its streams), so it is closed only when none passed for the
+timeout.
+"""
 
 HandlerFactory = Callable[[MediaSpec, IMediaStream], IStreamHandler]
 """
@@ -149,8 +155,8 @@ class IceService(Service):
     @ivar max_sessions: The most sessions held at once, or L{None} for no
         limit.
     @ivar session_idle_timeout: Seconds after which a C{new} or
-        C{disconnected} session is closed, or L{None} to keep it until it is
-        closed through the API.
+        C{disconnected} session, or a C{checking} one without a passed check,
+        is closed, or L{None} to keep it until it is closed through the API.
     @ivar checks_failed: Checks whose handling raised, by design never.
     @ivar check_results: Checks handled, by L{CheckResult}.
     """
@@ -356,6 +362,12 @@ class IceService(Service):
             if id(stream) not in after and stream.handler is not None:
                 stream.handler.close()
         self.attach_handlers(session.streams, self._media.get(session_id, MediaSpec()))
+        # The agent returns no events from a restart, and the restart is
+        # client activity, so the idle clock starts again here.
+        if session.state in IDLE_STATES:
+            self.mark_idle(session_id)
+        else:
+            self._idle_since.pop(session_id, None)
         self.log.info("Restarted ICE for session {session_id}", session_id=session_id)
         self.schedule()
         return self.session_info(session)
@@ -481,7 +493,7 @@ class IceService(Service):
 
     def mark_idle(self, session_id: str) -> None:
         """
-        Record that a session became C{new} or C{disconnected} now, and make
+        Record that a session entered one of L{IDLE_STATES} now, and make
         sure the idle sweep is scheduled.
         """
         if self.session_idle_timeout is None:
@@ -509,6 +521,11 @@ class IceService(Service):
         ]
         for session_id in expired:
             session = self.agent.get_session(session_id)
+            last_check = self.last_check(session)
+            if last_check is not None and last_check + timeout > now:
+                # Checks still pass, so the idle clock runs from the last.
+                self._idle_since[session_id] = last_check
+                continue
             state = "closed" if session is None else str(session.state)
             self.log.info(
                 "Closing session {session_id}: {state} for {timeout:.0f} s",
@@ -522,6 +539,22 @@ class IceService(Service):
             self._idle_timer = self.reactor.callLater(
                 max(0.0, first + timeout - now), self.close_idle_sessions
             )
+
+    @staticmethod
+    def last_check(session: Session | None) -> float | None:
+        """
+        Return when the last check passed on a C{checking} session's
+        streams, or L{None} for a session in any other state or without a
+        passed check.
+        """
+        if session is None or session.state is not IceState.CHECKING:
+            return None
+        checks = [
+            stream.last_check
+            for stream in session.streams
+            if stream.last_check is not None
+        ]
+        return max(checks, default=None)
 
     def log_events(self, events: Iterable[Any]) -> None:
         """
