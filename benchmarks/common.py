@@ -160,14 +160,15 @@ class ServerProcess:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def turnserver(port: int, extra_args: Sequence[str] = ()) -> ServerProcess:
+def coturn_argv(port: int, options: Sequence[str] = ()) -> list[str]:
     """
-    Return coturn's C{turnserver} on 127.0.0.1, UDP only, without config
-    file, CLI or TLS, its log and PID file in its temporary directory.
+    Return the argv of coturn's C{turnserver} on 127.0.0.1 with C{options},
+    without config file, CLI or DTLS, its log and PID file in its temporary
+    directory, which L{ServerProcess} writes for C{{dir}}.
 
-    @param extra_args: more options, e.g. C{--stun-only} or users.
+    @param options: the transports and the rest, e.g. C{--no-tcp}.
     """
-    argv = [
+    return [
         shutil.which("turnserver") or "turnserver",
         "-n",
         "--listening-ip",
@@ -176,8 +177,7 @@ def turnserver(port: int, extra_args: Sequence[str] = ()) -> ServerProcess:
         LOOPBACK,
         "--listening-port",
         str(port),
-        "--no-tcp",
-        "--no-tls",
+        *options,
         "--no-dtls",
         "--no-cli",
         "--no-software-attribute",
@@ -186,8 +186,17 @@ def turnserver(port: int, extra_args: Sequence[str] = ()) -> ServerProcess:
         "--simple-log",
         "--pidfile",
         "{dir}/turnserver.pid",
-        *extra_args,
     ]
+
+
+def turnserver(port: int, extra_args: Sequence[str] = ()) -> ServerProcess:
+    """
+    Return coturn's C{turnserver} on 127.0.0.1, UDP only, without config
+    file, CLI or TLS, its log and PID file in its temporary directory.
+
+    @param extra_args: more options, e.g. C{--stun-only} or users.
+    """
+    argv = coturn_argv(port, ["--no-tcp", "--no-tls", *extra_args])
     return ServerProcess("coturn", argv, port)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from benchmarks.common import (
     LOOPBACK,
     ServerProcess,
+    coturn_argv,
     free_udp_port,
     machine_description,
     mcs_ice,
@@ -73,40 +74,27 @@ def coturn_tcp(port: int, certificate: Path, key: Path) -> ServerProcess:
     tells them apart like mcs-ice), no config file, CLI or DTLS, loopback
     peers allowed, its log and PID file in its temporary directory.
     """
-    argv = [
-        shutil.which("turnserver") or "turnserver",
-        "-n",
-        "--listening-ip",
-        LOOPBACK,
-        "--relay-ip",
-        LOOPBACK,
-        "--listening-port",
-        str(port),
-        "--tls-listening-port",
-        str(port),
-        "--cert",
-        str(certificate),
-        "--pkey",
-        str(key),
-        "--no-dtls",
-        "--no-cli",
-        "--no-software-attribute",
-        "--allow-loopback-peers",
-        "--lt-cred-mech",
-        "--realm",
-        REALM,
-        "--user",
-        f"{USER}:{PASSWORD}",
-        "--min-port",
-        "50000",
-        "--max-port",
-        "54999",
-        "--log-file",
-        "{dir}/turnserver.log",
-        "--simple-log",
-        "--pidfile",
-        "{dir}/turnserver.pid",
-    ]
+    argv = coturn_argv(
+        port,
+        [
+            "--tls-listening-port",
+            str(port),
+            "--cert",
+            str(certificate),
+            "--pkey",
+            str(key),
+            "--allow-loopback-peers",
+            "--lt-cred-mech",
+            "--realm",
+            REALM,
+            "--user",
+            f"{USER}:{PASSWORD}",
+            "--min-port",
+            "50000",
+            "--max-port",
+            "54999",
+        ],
+    )
     return ServerProcess("coturn", argv, port)
 
 
