@@ -196,6 +196,35 @@ class SessionTests(SynchronousTestCase):
         self.assertNotEqual(first.local_ufrag, second.local_ufrag)
         self.assertEqual(second.remote_ufrag, "Vid1")
 
+    def test_answer_bundle_decides_streams(self) -> None:
+        """
+        With a caller's answer that does not bundle, a bundled offer gets
+        one stream per m-line, each with the credentials its m-line of the
+        answer carries.
+        """
+        offer = TWO_STREAMS_OFFER.replace("s=-\r\n", "s=-\r\na=group:BUNDLE a v\r\n")
+        supplied = "\r\n".join(
+            [
+                "v=0",
+                "o=- 5 1 IN IP4 127.0.0.1",
+                "s=-",
+                "t=0 0",
+                "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+                "a=mid:a",
+                "m=video 9 UDP/TLS/RTP/SAVPF 96",
+                "a=mid:v",
+                "",
+            ]
+        )
+        session = self.agent.create_session(
+            offer, candidates=CANDIDATES, fingerprint=None, answer=supplied, now=0.0
+        )
+        self.assertEqual([stream.mids for stream in session.streams], [("a",), ("v",)])
+        answer_ufrags = re.findall(r"a=ice-ufrag:(\S+)", session.answer)
+        self.assertEqual(
+            answer_ufrags, [stream.local_ufrag for stream in session.streams]
+        )
+
     def test_slots(self) -> None:
         """
         Sessions and streams have no per-instance dict, to stay small.

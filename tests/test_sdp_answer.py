@@ -19,6 +19,7 @@ from twisted_ice.ice import (
     Offer,
     build_answer,
     host_candidates,
+    negotiate_bundle,
     parse_offer,
 )
 
@@ -44,12 +45,15 @@ def credentials_for(offer: Offer) -> list[Credentials]:
 
 def mirror(offer_text: str, **kwargs: object) -> str:
     """
-    Build a mirrored answer to C{offer_text}.
+    Build a mirrored answer to C{offer_text}, or a merged one when C{kwargs}
+    has an C{answer}, with credentials for the streams it negotiates.
     """
     offer = parse_offer(offer_text)
     options: dict[str, object] = {"candidates": CANDIDATES, "fingerprint": FINGERPRINT}
     options.update(kwargs)
-    return build_answer(offer, credentials_for(offer), **options)  # type: ignore[arg-type]
+    supplied = options.get("answer")
+    negotiated = offer if supplied is None else negotiate_bundle(offer, str(supplied))
+    return build_answer(offer, credentials_for(negotiated), **options)  # type: ignore[arg-type]
 
 
 def sections(answer: str) -> list[list[str]]:
@@ -444,3 +448,198 @@ class MergedAnswerTests(SynchronousTestCase):
         """
         supplied = sdp(*SESSION, "m=audio x")
         self.assertRaises(AnswerError, mirror, self.offer, answer=supplied)
+
+
+def answer_audio(mid: str, port: int = 9, *extra: str) -> list[str]:
+    """
+    Return the lines of an audio m-line of a caller's answer, without ICE.
+    """
+    return [
+        f"m=audio {port} UDP/TLS/RTP/SAVPF 111",
+        "c=IN IP4 0.0.0.0",
+        f"a=mid:{mid}",
+        *extra,
+        "a=rtcp-mux",
+        "a=rtpmap:111 opus/48000/2",
+    ]
+
+
+BUNDLED_OFFER = sdp(*SESSION, "a=group:BUNDLE 0 1", *audio("0"), *audio("1"))
+
+
+def ufrags(section: list[str]) -> list[str]:
+    """
+    Return the ice-ufrag values of one m-line.
+    """
+    return [line for line in section if line.startswith("a=ice-ufrag:")]
+
+
+class MergedBundleTests(SynchronousTestCase):
+    """
+    In a merged answer, the streams follow the caller's a=group:BUNDLE
+    lines, because those are the groups the offerer applies.
+    """
+
+    def test_unbundled_answer_two_streams(self) -> None:
+        """
+        An answer without a=group to a bundled offer gives each m-line its
+        own stream.
+        """
+        supplied = sdp(*SESSION, *answer_audio("0"), *answer_audio("1"))
+        offer = negotiate_bundle(parse_offer(BUNDLED_OFFER), supplied)
+        self.assertEqual([stream.mids for stream in offer.streams], [("0",), ("1",)])
+
+    def test_unbundled_answer_credentials(self) -> None:
+        """
+        Each m-line of an unbundled answer gets its own credentials and its
+        own candidates.
+        """
+        supplied = sdp(*SESSION, *answer_audio("0"), *answer_audio("1"))
+        _, first, second = sections(mirror(BUNDLED_OFFER, answer=supplied))
+        self.assertEqual(ufrags(first), ["a=ice-ufrag:LocalUfrag000000"])
+        self.assertEqual(ufrags(second), ["a=ice-ufrag:LocalUfrag000001"])
+        self.assertIn(f"a={CANDIDATES[0].to_sdp()}", second)
+
+    def test_caller_group_kept(self) -> None:
+        """
+        The caller's a=group:BUNDLE line is kept and matches the streams.
+        """
+        supplied = sdp(
+            *SESSION, "a=group:BUNDLE 0 1", *answer_audio("0"), *answer_audio("1")
+        )
+        session, first, second = sections(mirror(BUNDLED_OFFER, answer=supplied))
+        self.assertIn("a=group:BUNDLE 0 1", session)
+        self.assertEqual(ufrags(first), ufrags(second))
+
+    def test_group_narrowed(self) -> None:
+        """
+        An answer that takes an m-line out of the group and rejects it
+        leaves one stream for the rest of the group.
+        """
+        offer_text = sdp(
+            *SESSION, "a=group:BUNDLE 0 1 2", *audio("0"), *audio("1"), *audio("2")
+        )
+        supplied = sdp(
+            *SESSION,
+            "a=group:BUNDLE 0 1",
+            *answer_audio("0"),
+            *answer_audio("1"),
+            *answer_audio("2", 0),
+        )
+        offer = negotiate_bundle(parse_offer(offer_text), supplied)
+        self.assertEqual([stream.mids for stream in offer.streams], [("0", "1")])
+
+    def test_rejected_first_m_line(self) -> None:
+        """
+        When the answer rejects the first m-line of a group, the candidates
+        go in the next one.
+        """
+        supplied = sdp(
+            *SESSION,
+            "a=group:BUNDLE 1",
+            *answer_audio("0", 0),
+            *answer_audio("1"),
+        )
+        _, first, second = sections(mirror(BUNDLED_OFFER, answer=supplied))
+        self.assertFalse(any(line.startswith("a=candidate:") for line in first))
+        self.assertIn(f"a={CANDIDATES[0].to_sdp()}", second)
+
+    def test_bundle_only_member_kept(self) -> None:
+        """
+        A bundled m-line with port 0 and a=bundle-only in the answer stays
+        in its group's stream.
+        """
+        supplied = sdp(
+            *SESSION,
+            "a=group:BUNDLE 0 1",
+            *answer_audio("0"),
+            *answer_audio("1", 0, "a=bundle-only"),
+        )
+        offer = negotiate_bundle(parse_offer(BUNDLED_OFFER), supplied)
+        self.assertEqual([stream.mids for stream in offer.streams], [("0", "1")])
+
+    def test_idempotent(self) -> None:
+        """
+        Negotiating an already negotiated offer again changes nothing.
+        """
+        supplied = sdp(*SESSION, *answer_audio("0"), *answer_audio("1"))
+        once = negotiate_bundle(parse_offer(BUNDLED_OFFER), supplied)
+        self.assertEqual(negotiate_bundle(once, supplied), once)
+
+    def test_unbundled_offer_bundled_rejected(self) -> None:
+        """
+        An answer that bundles m-lines the offer did not bundle raises
+        AnswerError naming the mid.
+        """
+        offer_text = sdp(*SESSION, *audio("0"), *audio("1"))
+        supplied = sdp(
+            *SESSION, "a=group:BUNDLE 0 1", *answer_audio("0"), *answer_audio("1")
+        )
+        error = self.assertRaises(AnswerError, mirror, offer_text, answer=supplied)
+        self.assertIn("includes mid '0', which the offer does not bundle", str(error))
+
+    def test_groups_joined_rejected(self) -> None:
+        """
+        An answer that joins two offered BUNDLE groups raises AnswerError.
+        """
+        offer_text = sdp(
+            *SESSION,
+            "a=group:BUNDLE 0",
+            "a=group:BUNDLE 1",
+            *audio("0"),
+            *audio("1"),
+        )
+        supplied = sdp(
+            *SESSION, "a=group:BUNDLE 0 1", *answer_audio("0"), *answer_audio("1")
+        )
+        error = self.assertRaises(AnswerError, mirror, offer_text, answer=supplied)
+        self.assertIn("different BUNDLE groups", str(error))
+
+    def test_unknown_mid_rejected(self) -> None:
+        """
+        An answer group naming a mid the offer lacks raises AnswerError.
+        """
+        supplied = sdp(
+            *SESSION, "a=group:BUNDLE 0 9", *answer_audio("0"), *answer_audio("1")
+        )
+        error = self.assertRaises(AnswerError, mirror, BUNDLED_OFFER, answer=supplied)
+        self.assertIn("names mid '9', which no offered m-line has", str(error))
+
+    def test_mid_in_two_groups_rejected(self) -> None:
+        """
+        An answer that lists one mid in two groups raises AnswerError.
+        """
+        supplied = sdp(
+            *SESSION,
+            "a=group:BUNDLE 0",
+            "a=group:BUNDLE 0 1",
+            *answer_audio("0"),
+            *answer_audio("1"),
+        )
+        error = self.assertRaises(AnswerError, mirror, BUNDLED_OFFER, answer=supplied)
+        self.assertIn("mid '0' is in more than one a=group:BUNDLE", str(error))
+
+    def test_mid_order_rejected(self) -> None:
+        """
+        An answer whose m-lines have the offer's mids in another order
+        raises AnswerError.
+        """
+        supplied = sdp(*SESSION, *answer_audio("1"), *answer_audio("0"))
+        error = self.assertRaises(AnswerError, mirror, BUNDLED_OFFER, answer=supplied)
+        self.assertIn("m-line 1 of the answer has a=mid:1", str(error))
+
+    def test_bundle_only_unbundled_rejected(self) -> None:
+        """
+        An offered bundle-only m-line that the answer takes out of the group
+        without rejecting it raises AnswerError.
+        """
+        offer_text = sdp(
+            *SESSION,
+            "a=group:BUNDLE 0 1",
+            *audio("0"),
+            *audio("1", 0),
+            "a=bundle-only",
+        )
+        supplied = sdp(*SESSION, *answer_audio("0"), *answer_audio("1"))
+        error = self.assertRaises(AnswerError, mirror, offer_text, answer=supplied)
+        self.assertIn("(mid '1') is bundle-only in the offer", str(error))

@@ -7,7 +7,7 @@ checks; time comes in as C{now} and nothing here does I/O.
 """
 
 from twisted_ice.ice.agent import CONSENT_TIMEOUT, IceAgent
-from twisted_ice.ice.answer import AnswerError, build_answer
+from twisted_ice.ice.answer import AnswerError, build_answer, negotiate_bundle
 from twisted_ice.ice.candidates import (
     HOST_TYPE_PREFERENCE,
     Candidate,
@@ -76,6 +76,7 @@ __all__ = [
     "host_candidates",
     "is_valid_pwd",
     "is_valid_ufrag",
+    "negotiate_bundle",
     "parse_candidate",
     "parse_offer",
 ]

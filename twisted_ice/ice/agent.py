@@ -12,7 +12,7 @@ import types
 from collections.abc import Mapping, Sequence
 
 from twisted_ice.addresses import Path, Transport
-from twisted_ice.ice.answer import build_answer
+from twisted_ice.ice.answer import build_answer, negotiate_bundle
 from twisted_ice.ice.candidates import Candidate
 from twisted_ice.ice.checks import (
     AcceptedCheck,
@@ -117,13 +117,16 @@ class IceAgent:
         @param fingerprint: The DTLS fingerprint to put in a mirrored answer,
             such as C{"sha-256 AB:CD:..."}, or L{None}.
         @param answer: An SDP answer without ICE attributes to merge ours
-            into, or L{None} to mirror the offer.
+            into, or L{None} to mirror the offer. Its BUNDLE groups decide
+            the streams (L{negotiate_bundle}).
         @raise twisted_ice.ice.sdp.OfferError: The offer is invalid, or is
             from a lite agent.
         @raise twisted_ice.ice.answer.AnswerError: C{answer} does not fit the
             offer.
         """
         parsed = _parse_full_offer(offer)
+        if answer is not None:
+            parsed = negotiate_bundle(parsed, answer)
         session = Session(
             self._new_session_id(),
             now,
@@ -185,6 +188,8 @@ class IceAgent:
         """
         session = self._sessions[session_id]
         parsed = _parse_full_offer(offer)
+        if answer is not None:
+            parsed = negotiate_bundle(parsed, answer)
 
         by_mid = {mid: stream for stream in session.streams for mid in stream.mids}
         plan: list[tuple[StreamOffer, Stream | None, Credentials]] = []

@@ -4,12 +4,19 @@ Building the SDP answer of a lite ICE agent (RFC 8839, RFC 8843, RFC 3264).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Sequence
 
 from twisted_ice.ice.candidates import Candidate
 from twisted_ice.ice.credentials import Credentials
-from twisted_ice.ice.sdp import MediaDescription, Offer
+from twisted_ice.ice.sdp import (
+    Group,
+    MediaDescription,
+    Offer,
+    OfferError,
+    _stream_offers,
+)
 
 DEFAULT_PORT = 9
 """
@@ -250,18 +257,137 @@ def _merge_section(
     return head + attributes
 
 
-def _merge(
-    offer: Offer, plan: _StreamPlan, answer: str, fingerprint: str | None
-) -> str:
-    # NOTE: the streams follow the offer's BUNDLE groups. A caller's answer
-    # that bundles differently from the offer gets credentials that do not
-    # match its own a=group lines.
+def _answer_sections(offer: Offer, answer: str) -> tuple[list[str], list[list[str]]]:
     session, sections = _split_sections(answer)
     if len(sections) != len(offer.media):
         raise AnswerError(
             f"the answer has {len(sections)} m-lines but the offer has "
             f"{len(offer.media)}; an answer needs one per offered m-line (RFC 3264)"
         )
+    return session, sections
+
+
+def _answer_groups(session: list[str]) -> list[Group]:
+    groups = []
+    for line in session:
+        if line.startswith("a=group:"):
+            fields = line.removeprefix("a=group:").split()
+            if fields and fields[0] == "BUNDLE":
+                groups.append(Group("BUNDLE", tuple(fields[1:])))
+    return groups
+
+
+def _check_answer_mids(offer: Offer, sections: list[list[str]]) -> None:
+    for description, section in zip(offer.media, sections, strict=True):
+        mids = [
+            line.removeprefix("a=mid:") for line in section if line.startswith("a=mid:")
+        ]
+        if mids and mids[0] != description.mid:
+            raise AnswerError(
+                f"m-line {description.index + 1} of the answer has a=mid:{mids[0]}"
+                f" but the offered m-line has {description.mid!r}; the answer's"
+                " m-lines must be in the offer's order (RFC 3264)"
+            )
+
+
+def _check_answer_groups(offer: Offer, groups: list[Group]) -> None:
+    """
+    Check that each BUNDLE group of the answer is part of one offered BUNDLE
+    group: an answerer may remove m-lines from an offered group but never add
+    any (RFC 8843).
+    """
+    offered = {mid: group for group in offer.bundle_groups for mid in group.mids}
+    known = {description.mid for description in offer.media}
+    seen: set[str] = set()
+    for group in groups:
+        listed = " ".join(group.mids)
+        for mid in group.mids:
+            if mid not in known:
+                raise AnswerError(
+                    f"the answer's a=group:BUNDLE {listed} names mid {mid!r},"
+                    " which no offered m-line has"
+                )
+            if mid in seen:
+                raise AnswerError(
+                    f"mid {mid!r} is in more than one a=group:BUNDLE of the"
+                    " answer (RFC 8843)"
+                )
+            seen.add(mid)
+            if mid not in offered:
+                raise AnswerError(
+                    f"the answer's a=group:BUNDLE {listed} includes mid {mid!r},"
+                    " which the offer does not bundle; an answer may only"
+                    " remove m-lines from an offered BUNDLE group (RFC 8843)"
+                )
+            if offered[mid] is not offered[group.mids[0]]:
+                raise AnswerError(
+                    f"the answer's a=group:BUNDLE {listed} joins mids"
+                    f" {group.mids[0]!r} and {mid!r}, which the offer has in"
+                    " different BUNDLE groups; an answer may only remove m-lines"
+                    " from an offered BUNDLE group (RFC 8843)"
+                )
+
+
+def _answered_media(
+    offer: Offer, sections: list[list[str]], grouped: set[str]
+) -> tuple[MediaDescription, ...]:
+    """
+    Return the offered m-lines with those the answer rejects marked rejected
+    (port 0 without a=bundle-only), so that they get no stream.
+    """
+    media = []
+    for description, section in zip(offer.media, sections, strict=True):
+        fields = section[0].split()
+        port = fields[1].partition("/")[0] if len(fields) > 1 else ""
+        bundle_only = "a=bundle-only" in section
+        if port == "0" and not bundle_only:
+            description = dataclasses.replace(description, port=0, bundle_only=False)
+        elif description.bundle_only and description.mid not in grouped:
+            # A bundle-only m-line taken out of the BUNDLE group must be
+            # rejected (RFC 8843), because the offerer gathered no transport
+            # of its own for it.
+            raise AnswerError(
+                f"m-line {description.index + 1} (mid {description.mid!r}) is"
+                " bundle-only in the offer, so the answer must keep it in its"
+                " a=group:BUNDLE or reject it with port 0"
+            )
+        media.append(description)
+    return tuple(media)
+
+
+def negotiate_bundle(offer: Offer, answer: str) -> Offer:
+    """
+    Return C{offer} with its streams as the caller's C{answer} negotiates
+    them: grouped by the answer's C{a=group:BUNDLE} lines, which are the
+    ones the offerer applies (RFC 8843), and without the m-lines
+    the answer rejects. Applying it to its own result changes nothing.
+
+    @raise AnswerError: C{answer} does not have one m-line per offered
+        m-line or has them in another order, a BUNDLE group of the answer is
+        not part of one offered group, or an offered bundle-only m-line is
+        left out of the answer's groups without being rejected.
+    """
+    session, sections = _answer_sections(offer, answer)
+    _check_answer_mids(offer, sections)
+    bundles = _answer_groups(session)
+    _check_answer_groups(offer, bundles)
+    grouped = {mid for group in bundles for mid in group.mids}
+    media = _answered_media(offer, sections, grouped)
+    others = tuple(group for group in offer.groups if group.semantics != "BUNDLE")
+    groups = others + tuple(bundles)
+    try:
+        streams = _stream_offers(media, groups)
+    except OfferError as error:
+        raise AnswerError(
+            f"the answer's BUNDLE groups need ICE credentials the offer lacks: {error}"
+        ) from None
+    return dataclasses.replace(offer, groups=groups, media=media, streams=streams)
+
+
+def _merge(
+    offer: Offer, plan: _StreamPlan, answer: str, fingerprint: str | None
+) -> str:
+    session, sections = _answer_sections(offer, answer)
     has_fingerprint = any(
         line.startswith("a=fingerprint:") for line in answer.splitlines()
     )
@@ -293,7 +419,8 @@ def build_answer(
     Build the SDP answer to C{offer}, with CRLF line endings.
 
     @param credentials: The local credentials of each of C{offer.streams}, in
-        the same order.
+        the same order; with C{answer}, of each stream of
+        C{negotiate_bundle(offer, answer)}.
     @param candidates: The component-1 candidates to advertise; component-2
         copies are added for streams without rtcp-mux.
     @param fingerprint: The DTLS certificate fingerprint, such as
@@ -303,9 +430,12 @@ def build_answer(
     @param origin_id: The session id of the C{o=} line.
     @param version: The session version of the C{o=} line.
     @raise AnswerError: C{answer} does not have one m-line per offered m-line,
-        or has a malformed m-line.
+        has a malformed m-line, or bundles in a way L{negotiate_bundle}
+        rejects.
     """
-    plan = _StreamPlan(offer, credentials, candidates)
     if answer is None:
+        plan = _StreamPlan(offer, credentials, candidates)
         return _mirror(offer, plan, fingerprint, origin_id, version)
+    offer = negotiate_bundle(offer, answer)
+    plan = _StreamPlan(offer, credentials, candidates)
     return _merge(offer, plan, answer, fingerprint)
