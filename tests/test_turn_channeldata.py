@@ -226,3 +226,15 @@ class DataIndicationTests(SynchronousTestCase):
         first = decode(encode_data_indication(("8.8.8.8", 1), b""))
         second = decode(encode_data_indication(("8.8.8.8", 1), b""))
         self.assertNotEqual(first.transaction_id, second.transaction_id)
+
+    def test_transaction_ids_across_reads(self) -> None:
+        """
+        Transaction ids stay distinct past one read of random bytes, and
+        each is 12 bytes long.
+        """
+        ids = [
+            decode(encode_data_indication(("8.8.8.8", 1), b"")).transaction_id
+            for _ in range(1100)
+        ]
+        self.assertEqual(len(set(ids)), 1100)
+        self.assertEqual({len(each) for each in ids}, {12})

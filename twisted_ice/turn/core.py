@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from twisted_ice.addresses import Address, Path
 from twisted_ice.interfaces import IRelayAllocator
 from twisted_ice.stun import (
+    KNOWN_TYPES,
     AllocationMismatch,
     AttributeType,
     MessageClass,
@@ -55,6 +57,32 @@ _TURN_METHODS = frozenset(
 _MAX_INDICATION_DATA = 0xFFFF - 24 - 4 - 3
 
 _Handler = Callable[[StunMessage, Path, str, float], MethodResult]
+
+_XOR_PEER_ADDRESS = int(AttributeType.XOR_PEER_ADDRESS)
+_DATA = int(AttributeType.DATA)
+# DONT-FRAGMENT drops the indication (the DF bit cannot be set), like an
+# unknown comprehension-required attribute.
+_KNOWN_OTHER_TYPES = KNOWN_TYPES - {AttributeType.DONT_FRAGMENT}
+
+
+def _send_indication_values(message: StunMessage) -> tuple[Any, Any]:
+    """
+    Return the first XOR-PEER-ADDRESS and DATA of a Send indication, in one
+    pass over its attributes, or L{None} for both when it carries
+    DONT-FRAGMENT or an unknown comprehension-required attribute.
+    """
+    peer = None
+    data = None
+    for attribute_type, value in message.attributes:
+        if attribute_type == _XOR_PEER_ADDRESS:
+            if peer is None:
+                peer = value
+        elif attribute_type == _DATA:
+            if data is None:
+                data = value
+        elif attribute_type < 0x8000 and attribute_type not in _KNOWN_OTHER_TYPES:
+            return None, None
+    return peer, data
 
 
 class TurnCore:
@@ -288,14 +316,8 @@ class TurnCore:
             self.drops["no_allocation"] += 1
             return None
 
-        peer = message.get(AttributeType.XOR_PEER_ADDRESS)
-        data = message.get(AttributeType.DATA)
-        if (
-            peer is None
-            or data is None
-            or message.has(AttributeType.DONT_FRAGMENT)
-            or message.unknown_comprehension_required()
-        ):
+        peer, data = _send_indication_values(message)
+        if peer is None or data is None:
             self.drops["bad_indication"] += 1
             return None
 
