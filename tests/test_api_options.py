@@ -154,6 +154,28 @@ class OptionsTests(unittest.TestCase):
         message = exit_message("--interface", "127.0.0.1", "--api-token-file", path)
         self.assertIn("is empty", message)
 
+    def test_token_empty_rejected(self) -> None:
+        """
+        An empty C{--api-token} ends parsing instead of turning
+        authentication off.
+        """
+        message = exit_message("--interface", "127.0.0.1", "--api-token=")
+        self.assertIn("invalid --api-token: empty", message)
+
+    def test_token_blank_rejected(self) -> None:
+        """
+        A C{--api-token} of only whitespace ends parsing.
+        """
+        message = exit_message("--interface", "127.0.0.1", "--api-token", "  \t")
+        self.assertIn("invalid --api-token: empty", message)
+
+    def test_token_empty_one_line(self) -> None:
+        """
+        The empty token error is one line.
+        """
+        message = exit_message("--interface", "127.0.0.1", "--api-token=")
+        self.assertNotIn("\n", message)
+
     def test_token_file_missing(self) -> None:
         """
         A token file that cannot be read ends parsing.

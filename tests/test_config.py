@@ -467,6 +467,17 @@ class TapTests(ConfigTestCase):
         options = self.tap_parse("udp-port = 9100\n", "--udp-port", "9200")
         self.assertEqual(options["udp-port"], 9200)
 
+    def test_empty_api_token_rejected(self) -> None:
+        """
+        C{api-token = ""} ends the process with the file line, instead of
+        turning authentication off.
+        """
+        with self.assertRaises(SystemExit) as caught:
+            self.tap_parse('api-token = ""\n')
+        message = str(caught.exception)
+        self.assertIn("invalid --api-token: empty", message)
+        self.assertIn("line 1: api-token", message)
+
     def test_bad_value_exits_with_line(self) -> None:
         """
         A bad value ends the process with one line naming the option, the

@@ -402,6 +402,14 @@ def check_ice_options(options: Options) -> None:
             ) from None
         if not options["api-token"]:
             raise usage.UsageError(f"--api-token-file {token_file} is empty")
+    token = options["api-token"]
+    if token is not None and not token.strip():
+        # An empty token would turn authentication off without a word; leaving
+        # the option out is the only way to do that.
+        raise usage.UsageError(
+            "invalid --api-token: empty; give a token, or leave the option out"
+            " to accept requests without one"
+        )
 
     if options["dtls-cert"] is None:
         certificate = generate_certificate()
