@@ -105,6 +105,21 @@ class TcpOptionsTests(unittest.TestCase):
         options = parse("--tls-cert", str(certificate), "--tls-key", str(key))
         self.assertIsNotNone(options["tls-context"])
 
+    def test_tls_without_tcp_port(self) -> None:
+        """
+        C{--tls-cert} and C{--tls-key} with C{--tcp-port 0} end parsing
+        with one line, instead of being ignored.
+        """
+        directory = FilePath(self.mktemp())
+        directory.mkdir()
+        certificate, key = write_self_signed(directory)
+        message = exit_message(
+            "--tcp-port", "0", "--tls-cert", str(certificate), "--tls-key", str(key)
+        )
+        self.assertIn("TLS needs the TCP listener", message)
+        self.assertIn("set --tcp-port", message)
+        self.assertNotIn("\n", message)
+
 
 class TcpServiceTests(unittest.TestCase):
     """

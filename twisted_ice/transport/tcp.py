@@ -429,6 +429,11 @@ def check_tcp_options(options: MutableMapping[str, Any]) -> None:
     if certificate is None or key is None:
         missing = "--tls-cert" if certificate is None else "--tls-key"
         raise UsageError(f"missing {missing}: --tls-cert and --tls-key go together")
+    if port == 0:
+        raise UsageError(
+            "invalid --tls-cert with --tcp-port 0: TLS needs the TCP listener,"
+            " so set --tcp-port to a port such as 443"
+        )
     try:
         options["tls-context"] = load_server_context(certificate, key)
     except TlsConfigError as error:
