@@ -14,7 +14,7 @@ from typing import Any
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
-from twisted.logger import LogEvent, formatEvent, globalLogPublisher
+from twisted.logger import LogEvent, LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -1072,3 +1072,79 @@ class BuildTurnServiceTests(SynchronousTestCase):
         store.get_keys("alice", "twisted-ice").addCallback(keys.append)
         self.assertEqual(keys, [[long_term_key("alice", "twisted-ice", "one")]])
         self.assertIsNone(users_file)
+
+
+class RelayNatWarningTests(SynchronousTestCase):
+    """
+    Tests for the start-up warning of L{tap.build_turn} about a missing
+    C{--relay-public-ip} behind a 1:1 NAT.
+    """
+
+    def build(self, *argv: str) -> list[str]:
+        """
+        Build the TURN service of C{argv}; return the warnings logged.
+        """
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        tap.build_turn(parse(*argv), MultiService(), RecordingWriter())
+        return [
+            formatEvent(event)
+            for event in events
+            if event.get("log_level") is LogLevel.warn
+        ]
+
+    def test_nat_without_relay_public_ip(self) -> None:
+        """
+        A public address other than the relay address, without
+        C{--relay-public-ip}, logs one warning that says what to set.
+        """
+        warnings = self.build(
+            "--interface", "10.0.0.5", "--public-ip", "203.0.113.10", "--user", "a:b"
+        )
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("10.0.0.5", warnings[0])
+        self.assertIn("203.0.113.10", warnings[0])
+        self.assertIn("Set --relay-public-ip", warnings[0])
+
+    def test_relay_public_ip_given(self) -> None:
+        """
+        With C{--relay-public-ip}, nothing is logged.
+        """
+        warnings = self.build(
+            "--interface",
+            "10.0.0.5",
+            "--public-ip",
+            "203.0.113.10",
+            "--relay-public-ip",
+            "203.0.113.10",
+            "--user",
+            "a:b",
+        )
+        self.assertEqual(warnings, [])
+
+    def test_relay_address_public(self) -> None:
+        """
+        A relay address among the C{--public-ip} addresses logs nothing.
+        """
+        warnings = self.build(
+            "--interface", "127.0.0.1", "--public-ip", "127.0.0.1", "--user", "a:b"
+        )
+        self.assertEqual(warnings, [])
+
+    def test_default_public_ip(self) -> None:
+        """
+        Without C{--public-ip}, nothing is logged, even for a relay address
+        that the default candidates lack.
+        """
+        warnings = self.build(
+            "--interface", "127.0.0.1", "--relay-ip", "127.0.0.2", "--user", "a:b"
+        )
+        self.assertEqual(warnings, [])
+
+    def test_turn_off(self) -> None:
+        """
+        Without TURN, nothing is logged.
+        """
+        warnings = self.build("--interface", "10.0.0.5", "--public-ip", "203.0.113.10")
+        self.assertEqual(warnings, [])

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import endpoints
+from twisted.logger import Logger
 from twisted.python import usage
 
 import twisted
@@ -45,6 +46,8 @@ from twisted_ice.transport.udp import (
 )
 
 PROGRAM = "twistd mcs-ice"
+
+log = Logger()
 
 
 class Options(usage.Options):
@@ -182,6 +185,8 @@ class Options(usage.Options):
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        self.public_ip_given = False
+        """Whether C{--public-ip} was given, rather than the default."""
         # usage.Options shows an opt_* method's docstring as its help text
         # with the line breaks and indentation, so collapse each run of
         # whitespace to one space.
@@ -364,6 +369,7 @@ def check_ice_options(options: Options) -> None:
 
     @raise usage.UsageError: when a value is invalid.
     """
+    options.public_ip_given = bool(options.get("public-ip"))
     addresses = options.get("public-ip") or default_public_addresses(
         options["interface"]
     )
@@ -494,7 +500,30 @@ def build_turn(
     """
     from twisted_ice.transport.turn import build_turn_service
 
-    return build_turn_service(options, parent, writer)
+    turn = build_turn_service(options, parent, writer)
+    if turn is not None and relay_public_ip_missing(options):
+        log.warn(
+            "TURN relay address {relay_ip} is none of the --public-ip addresses"
+            " ({public_ip}), so clients behind that NAT get a private relayed"
+            " address. Set --relay-public-ip to the relay's public address.",
+            relay_ip=options["relay-ip"],
+            public_ip=", ".join(options["public-ip"]),
+        )
+    return turn
+
+
+def relay_public_ip_missing(options: Options) -> bool:
+    """
+    Return whether the checked options look like a 1:1 NAT without
+    C{--relay-public-ip}: TURN is on, C{--public-ip} was given, and none of
+    its addresses is the relay address.
+    """
+    return (
+        bool(options["turn"])
+        and options.public_ip_given
+        and options["relay-public-ip"] is None
+        and options["relay-ip"] not in options["public-ip"]
+    )
 
 
 def parse_cidr(option: str, value: str) -> str:
