@@ -13,6 +13,7 @@ from typing import Any
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import LogEvent, globalLogPublisher
 from twisted.python import usage
 from twisted.trial import unittest
 
@@ -494,6 +495,43 @@ class ReloaderTests(unittest.TestCase):
         self.assertEqual(
             changed_options(self.options, parse_tap(self.next_argv)), ["realm"]
         )
+
+    def reload_events(self, reloader: Reloader, event: str) -> list[LogEvent]:
+        """
+        Run one reload of C{reloader}; return its log events named C{event}.
+        """
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        try:
+            reloader.reload()
+        finally:
+            globalLogPublisher.removeObserver(events.append)
+        return [e for e in events if e.get("event") == event]
+
+    def test_restart_needed_repeated(self) -> None:
+        """
+        A pending restart is reported again on the next reload, until the
+        process restarts.
+        """
+        reloader = self.reloader()
+        self.next_argv = [*self.argv, "--realm", "other"]
+        first = self.reload_events(reloader, "reload.restart-needed")
+        second = self.reload_events(reloader, "reload.restart-needed")
+        self.assertEqual(first[0]["restart_needed"], ["realm"])
+        self.assertEqual(len(second), 1)
+        self.assertEqual(second[0]["restart_needed"], ["realm"])
+
+    def test_restart_needed_set_back(self) -> None:
+        """
+        A value set back to the one the process started with needs no
+        restart.
+        """
+        reloader = self.reloader()
+        self.next_argv = [*self.argv, "--realm", "other"]
+        reloader.reload()
+        self.next_argv = self.argv
+        events = self.reload_events(reloader, "reload.restart-needed")
+        self.assertEqual(events, [])
 
     def test_rest_store_added(self) -> None:
         """

@@ -404,6 +404,9 @@ class Reloader:
 
     Sessions and allocations are untouched: only the credential stores and
     the policy that later requests meet change.
+
+    @ivar options: the settings in effect, from the last successful reload.
+    @ivar started: the settings the process started with.
     """
 
     log = Logger()
@@ -415,14 +418,16 @@ class Reloader:
         parse: Callable[[Sequence[str]], usage.Options] | None = None,
     ) -> None:
         """
-        @param options: the options the server runs with; replaced by each
-            successful reload.
+        @param options: the options the server started with. L{options}
+            is replaced by each successful reload, and L{started} keeps
+            them to tell which changes still need a restart.
         @param tree: the services to apply the options to.
         @param parse: parses an argv into checked options, raising
             L{usage.UsageError} or L{SystemExit}; a new instance of
             C{type(options)} by default.
         """
         self.options = options
+        self.started = options
         self.tree = tree
         self._parse = parse or self._parse_again
         self.on_reload: list[Callable[[usage.Options], None]] = []
@@ -448,9 +453,19 @@ class Reloader:
                 error=str(error),
             )
             return False
-        changed = changed_options(self.options, new)
-        applied = [name for name in changed if name in RELOADABLE_OPTIONS]
-        restart = [name for name in changed if name not in RELOADABLE_OPTIONS]
+        applied = [
+            name
+            for name in changed_options(self.options, new)
+            if name in RELOADABLE_OPTIONS
+        ]
+        # Compared with the start-up settings, not the previous reload's, so a
+        # pending restart is reported on every reload until it is done, and a
+        # value set back to the running one needs none.
+        restart = [
+            name
+            for name in changed_options(self.started, new)
+            if name not in RELOADABLE_OPTIONS
+        ]
         try:
             self.apply(new)
         except Exception:
