@@ -219,6 +219,24 @@ class TomlTests(ConfigTestCase):
         self.assertIn("invalid config file", message)
         self.assertIn("line 2", message)
 
+    def test_duplicate_key_named(self) -> None:
+        """
+        A key set twice is an error naming the key, its second value and
+        both lines, in place of L{tomllib}'s message without the key.
+        """
+        message = self.error('realm = "x"\nport = 9000\n\nport = 9001 # again\n')
+        self.assertIn("option 'port' = 9001 set twice", message)
+        self.assertIn("line 4", message)
+        self.assertIn("first on line 2", message)
+
+    def test_duplicate_secret_hidden(self) -> None:
+        """
+        A secret key set twice has its value hidden.
+        """
+        message = self.error('secret-word = "a"\nsecret-word = "hunter2"\n')
+        self.assertIn("option 'secret-word' = (value hidden)", message)
+        self.assertNotIn("hunter2", message)
+
     def test_table_rejected(self) -> None:
         """
         A table is an error: the options are top-level keys.

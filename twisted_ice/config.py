@@ -165,7 +165,8 @@ def parse_toml(path: str, text: str) -> list[ConfigEntry]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise config_error(path, None, str(error)) from None
+        duplicate = _duplicate_key_error(path, text, str(error))
+        raise duplicate or config_error(path, None, str(error)) from None
     lines = _key_lines(text)
     entries = []
     for key, value in document.items():
@@ -182,6 +183,42 @@ def parse_toml(path: str, text: str) -> list[ConfigEntry]:
 
 
 _TOML_KEY = re.compile(r"""^\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*=""")
+
+_TOML_OVERWRITE = re.compile(r"^Cannot overwrite a value \(at line (\d+),")
+
+
+def _duplicate_key_error(
+    path: str, text: str, message: str
+) -> usage.UsageError | None:
+    """
+    Return the error of a key that a TOML file sets twice, naming the key
+    and its value, or L{None} when C{message} of L{tomllib} is about
+    something else. L{tomllib} reports only the line where the second value
+    ends, so the key is read from the file's text: the last key at or
+    before that line.
+    """
+    found = _TOML_OVERWRITE.match(message)
+    if found is None:
+        return None
+    lines = text.splitlines()
+    line = min(int(found.group(1)), len(lines))
+    key_match = None
+    while line > 0 and key_match is None:
+        key_match = _TOML_KEY.match(lines[line - 1])
+        if key_match is None:
+            line -= 1
+    if key_match is None:
+        return None
+    key = next(group for group in key_match.groups() if group is not None)
+    shown = _value_text(lines[line - 1][key_match.end() :])
+    if any(word in key.lower() for word in _SECRET_WORDS):
+        shown = HIDDEN
+    first = _key_lines(text).get(key)
+    earlier = f" (first on line {first})" if first and first != line else ""
+    return usage.UsageError(
+        f"option {key!r} = {shown} set twice in config file {path} line {line}"
+        f"{earlier}"
+    )
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -207,6 +244,18 @@ def _key_lines(text: str) -> dict[str, int]:
             key = next(group for group in match.groups() if group is not None)
             lines.setdefault(key, number)
     return lines
+
+
+def _value_text(raw: str) -> str:
+    """
+    Return the TOML value C{raw} (the text after C{=} on one line) as
+    L{_toml_text} writes it, without a trailing comment, or C{raw} stripped
+    when it is not a whole value on its own.
+    """
+    try:
+        return _toml_text(tomllib.loads(f"value = {raw}")["value"])
+    except tomllib.TOMLDecodeError:
+        return raw.strip()
 
 
 def _toml_text(value: Any) -> str:
