@@ -187,9 +187,7 @@ _TOML_KEY = re.compile(r"""^\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*=""")
 _TOML_OVERWRITE = re.compile(r"^Cannot overwrite a value \(at line (\d+),")
 
 
-def _duplicate_key_error(
-    path: str, text: str, message: str
-) -> usage.UsageError | None:
+def _duplicate_key_error(path: str, text: str, message: str) -> usage.UsageError | None:
     """
     Return the error of a key that a TOML file sets twice, naming the key
     and its value, or L{None} when C{message} of L{tomllib} is about
@@ -216,8 +214,7 @@ def _duplicate_key_error(
     first = _key_lines(text).get(key)
     earlier = f" (first on line {first})" if first and first != line else ""
     return usage.UsageError(
-        f"option {key!r} = {shown} set twice in config file {path} line {line}"
-        f"{earlier}"
+        f"option {key!r} = {shown} set twice in config file {path} line {line}{earlier}"
     )
 
 
