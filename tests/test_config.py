@@ -146,6 +146,14 @@ class TomlTests(ConfigTestCase):
         options = self.parse("verbose = false\n")
         self.assertFalse(options["verbose"])
 
+    def test_flag_string_rejected(self) -> None:
+        """
+        A TOML string for a flag is an error, even a word that INI takes.
+        """
+        for word in ("yes", "no", "true"):
+            message = self.error(f'verbose = "{word}"\n')
+            self.assertIn("expected true or false", message, word)
+
     def test_flag_not_boolean_names_line(self) -> None:
         """
         A flag with a value that is not a boolean is an error naming the key,
@@ -502,8 +510,43 @@ class TapTests(ConfigTestCase):
         value and the file line.
         """
         with self.assertRaises(SystemExit) as caught:
-            self.tap_parse('realm = "r"\nudp-port = "x"\n')
+            self.tap_parse('realm = "r"\nudp-port = 70000\n')
         message = str(caught.exception)
-        self.assertIn("invalid --udp-port 'x'", message)
-        self.assertIn('line 2: udp-port = "x"', message)
+        self.assertIn("invalid --udp-port 70000", message)
+        self.assertIn("line 2: udp-port = 70000", message)
         self.assertNotIn(os.linesep, message)
+
+    def test_integer_string_rejected(self) -> None:
+        """
+        A TOML string for an integer option is an error naming the file
+        line, the key and the value.
+        """
+        with self.assertRaises(SystemExit) as caught:
+            self.tap_parse('realm = "r"\nudp-port = "39010"\n')
+        message = str(caught.exception)
+        self.assertIn('udp-port = "39010"', message)
+        self.assertIn("line 2", message)
+        self.assertIn("expected an integer", message)
+
+    def test_integer_ini_digits(self) -> None:
+        """
+        INI digits set an integer option.
+        """
+        options = tap.Options()
+        path = self.write("[mcs-ice]\nudp-port = 39010\n", suffix=".ini")
+        options.parseOptions(["--interface", "127.0.0.1", "--config", path])
+        self.assertEqual(options["udp-port"], 39010)
+
+    def test_integer_ini_not_digits(self) -> None:
+        """
+        An INI integer option with other characters than digits is an error
+        naming the line.
+        """
+        options = tap.Options()
+        path = self.write("[mcs-ice]\nmax-sessions = 1e3\n", suffix=".ini")
+        with self.assertRaises(SystemExit) as caught:
+            options.parseOptions(["--interface", "127.0.0.1", "--config", path])
+        message = str(caught.exception)
+        self.assertIn("max-sessions = 1e3", message)
+        self.assertIn("line 2", message)
+        self.assertIn("expected a whole number", message)

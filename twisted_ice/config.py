@@ -30,7 +30,7 @@ import getopt
 import re
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -78,12 +78,14 @@ class ConfigEntry:
         or a L{list} of those for several values.
     @ivar line: the 1-based line number of the key in the file.
     @ivar text: the value as written in the file, for messages.
+    @ivar ini: whether the file is INI, whose values are all strings.
     """
 
     key: str
     value: Any
     line: int
     text: str
+    ini: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +310,9 @@ def parse_ini(path: str, text: str) -> list[ConfigEntry]:
     for key, raw in parser.items(INI_SECTION):
         values = [line.strip() for line in raw.splitlines() if line.strip()]
         value: Any = values if len(values) > 1 else raw.strip()
-        entries.append(ConfigEntry(key, value, key_lines.get(key, 0), raw.strip()))
+        entries.append(
+            ConfigEntry(key, value, key_lines.get(key, 0), raw.strip(), ini=True)
+        )
     return entries
 
 
@@ -411,12 +415,30 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
-def _flag_value(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return _BOOLEANS.get(value.strip().lower())
+def _flag_value(entry: ConfigEntry) -> bool | None:
+    """
+    Return the flag value of C{entry}: a TOML boolean, or one of the
+    L{configparser} boolean words in INI; L{None} for anything else.
+    """
+    if isinstance(entry.value, bool):
+        return entry.value
+    if entry.ini and isinstance(entry.value, str):
+        return _BOOLEANS.get(entry.value.strip().lower())
     return None
+
+
+def _check_integer(entry: ConfigEntry, value: Any) -> None:
+    """
+    Check that C{value} of C{entry} is an integer: a TOML integer, or
+    digits in INI.
+
+    @raise usage.UsageError: when it is not.
+    """
+    if entry.ini:
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            raise usage.UsageError("expected a whole number (digits only)")
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise usage.UsageError("expected an integer, without quotes")
 
 
 def apply_entry(options: usage.Options, name: str, entry: ConfigEntry) -> None:
@@ -430,9 +452,12 @@ def apply_entry(options: usage.Options, name: str, entry: ConfigEntry) -> None:
     kind = _kind(options, name)
     handler = options._dispatch[name]
     if kind == "flag":
-        flag = _flag_value(entry.value)
+        flag = _flag_value(entry)
         if flag is None:
-            raise usage.UsageError("expected true or false")
+            expected = "true or false"
+            if entry.ini:
+                expected += ", yes or no, on or off, or 1 or 0"
+            raise usage.UsageError(f"expected {expected}")
         if flag:
             handler(name, None)
         elif name in options.opts:
@@ -442,7 +467,10 @@ def apply_entry(options: usage.Options, name: str, entry: ConfigEntry) -> None:
     values = entry.value if isinstance(entry.value, list) else [entry.value]
     if kind == "parameter" and len(values) != 1:
         raise usage.UsageError("expected one value, not a list")
+    integer = name in getattr(options, "integer_options", frozenset())
     for value in values:
+        if integer:
+            _check_integer(entry, value)
         text = _scalar_text(value)
         if text is None:
             raise usage.UsageError("expected a string or a number")
@@ -482,7 +510,7 @@ def apply_config_file(
                 f" (first on line {seen[name].line})"
             )
         if name in SECRET_OPTIONS:
-            entry = ConfigEntry(entry.key, entry.value, entry.line, HIDDEN)
+            entry = replace(entry, text=HIDDEN)
         seen[name] = entry
         if name in skip:
             continue

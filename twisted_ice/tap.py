@@ -183,6 +183,20 @@ class Options(usage.Options):
         *OPERATIONS_OPTIONS,
     ]
 
+    integer_options = frozenset(
+        {
+            "udp-port",
+            "tcp-port",
+            "max-sessions",
+            "max-allocations",
+            "user-quota",
+            "tcp-max-per-source",
+            "tcp-max-connections",
+        }
+    )
+    """Options that a config file must give as integers: a TOML integer, or
+    digits in INI."""
+
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.public_ip_given = False
