@@ -516,6 +516,31 @@ class TapTests(ConfigTestCase):
         self.assertIn("line 2: udp-port = 70000", message)
         self.assertNotIn(os.linesep, message)
 
+    def tap_exit(self, text: str) -> str:
+        """
+        Return the message that a TOML file of C{text} ends the process with.
+        """
+        with self.assertRaises(SystemExit) as caught:
+            self.tap_parse(text)
+        return str(caught.exception)
+
+    def test_unknown_key_one_help_hint(self) -> None:
+        """
+        The error of an unknown key points to C{--help} once.
+        """
+        message = self.tap_exit('colour = "blue"\n')
+        self.assertEqual(message.count("--help"), 1)
+
+    def test_handler_error_not_repeated(self) -> None:
+        """
+        A value that an option's handler rejects is named once, without the
+        handler's own "invalid --OPTION", and keeps the handler's reason.
+        """
+        message = self.tap_exit('user = "no-colon"\n')
+        self.assertNotIn("invalid --user", message)
+        self.assertIn("invalid user = (value hidden)", message)
+        self.assertIn("expected NAME:PASSWORD", message)
+
     def test_integer_string_rejected(self) -> None:
         """
         A TOML string for an integer option is an error naming the file

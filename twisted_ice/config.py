@@ -501,8 +501,7 @@ def apply_config_file(
             if any(word in entry.key.lower() for word in _SECRET_WORDS):
                 shown = HIDDEN
             raise usage.UsageError(
-                f"unknown option {entry.key!r} = {shown} in config file {where};"
-                " see --help for the options"
+                f"unknown option {entry.key!r} = {shown} in config file {where}"
             )
         if name in seen:
             raise usage.UsageError(
@@ -517,8 +516,10 @@ def apply_config_file(
         try:
             apply_entry(options, name, entry)
         except usage.UsageError as error:
+            # The handler's own "invalid --NAME VALUE: " would repeat the key.
+            reason = re.sub(rf"^invalid --{re.escape(name)}\b[^:]*: ", "", str(error))
             raise usage.UsageError(
-                f"invalid {entry.key} = {entry.text} in config file {where}: {error}"
+                f"invalid {entry.key} = {entry.text} in config file {where}: {reason}"
             ) from None
         sources[name] = ConfigSource(path, entry.line, entry.key, entry.text)
     return sources

@@ -225,7 +225,10 @@ class Options(usage.Options):
         try:
             parse_with_config_file(self, options, super().parseOptions)
         except usage.UsageError as error:
-            raise SystemExit(f"{PROGRAM}: {error} (see '{PROGRAM} --help')") from None
+            message = str(error)
+            if "--help" not in message:
+                message += f" (see '{PROGRAM} --help')"
+            raise SystemExit(f"{PROGRAM}: {message}") from None
 
     def postOptions(self) -> None:
         """
