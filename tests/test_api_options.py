@@ -150,9 +150,18 @@ class OptionsTests(unittest.TestCase):
         """
         An empty token file ends parsing.
         """
-        path = temporary_file(self, b"\n")
+        path = temporary_file(self, b"")
         message = exit_message("--interface", "127.0.0.1", "--api-token-file", path)
-        self.assertIn("is empty", message)
+        self.assertIn(f"invalid --api-token-file {path}: empty", message)
+
+    def test_token_file_first_line_blank(self) -> None:
+        """
+        A token file whose first line is blank ends parsing with that
+        reason, not as an empty file.
+        """
+        path = temporary_file(self, b"  \ntoken-on-line-two\n")
+        message = exit_message("--interface", "127.0.0.1", "--api-token-file", path)
+        self.assertIn("the first line, which must be the token, is blank", message)
 
     def test_token_empty_rejected(self) -> None:
         """

@@ -92,7 +92,8 @@ class Options(usage.Options):
             "api-token-file",
             None,
             None,
-            "File whose first line is the session API bearer token; keeps the"
+            "File whose first line is the session API bearer token (a blank first"
+            " line is an error); keeps the"
             " token out of the process list.",
         ],
         [
@@ -418,13 +419,19 @@ def check_ice_options(options: Options) -> None:
     if token_file is not None:
         try:
             with open(token_file, encoding="utf-8") as file:
-                options["api-token"] = file.readline().strip()
+                first_line = file.readline()
         except OSError as error:
             raise usage.UsageError(
                 f"cannot read --api-token-file {token_file}: {error.strerror}"
             ) from None
+        options["api-token"] = first_line.strip()
+        if not first_line:
+            raise usage.UsageError(f"invalid --api-token-file {token_file}: empty")
         if not options["api-token"]:
-            raise usage.UsageError(f"--api-token-file {token_file} is empty")
+            raise usage.UsageError(
+                f"invalid --api-token-file {token_file}: the first line, which"
+                " must be the token, is blank"
+            )
     token = options["api-token"]
     if token is not None and not token.strip():
         # An empty token would turn authentication off without a word; leaving
