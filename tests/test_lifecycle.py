@@ -533,6 +533,35 @@ class ReloaderTests(unittest.TestCase):
         events = self.reload_events(reloader, "reload.restart-needed")
         self.assertEqual(events, [])
 
+    def test_users_file_contents_listed(self) -> None:
+        """
+        A reload after the users file's contents changed lists C{users} in
+        C{reload.done}'s C{changed}, though the option's value is the same.
+        """
+        path = self.mktemp()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write("carol:three\n")
+        self.argv = ["--users", path]
+        self.setUp_without_secret()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write("carol:four\n")
+        self.next_argv = self.argv
+        events = self.reload_events(self.reloader(), "reload.done")
+        self.assertEqual(events[0]["changed"], ["users"])
+
+    def test_users_file_unchanged_not_listed(self) -> None:
+        """
+        A reload with the same users file contents lists nothing.
+        """
+        path = self.mktemp()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write("carol:three\n")
+        self.argv = ["--users", path]
+        self.setUp_without_secret()
+        self.next_argv = self.argv
+        events = self.reload_events(self.reloader(), "reload.done")
+        self.assertEqual(events[0]["changed"], [])
+
     def test_rest_store_added(self) -> None:
         """
         Secrets added where there were none get a REST store.

@@ -467,13 +467,14 @@ class Reloader:
             if name not in RELOADABLE_OPTIONS
         ]
         try:
-            self.apply(new)
+            contents_changed = self.apply(new)
         except Exception:
             self.log.failure(
                 "Reload failed, keeping the settings loaded before",
                 event="reload.failed",
             )
             return False
+        applied = sorted(set(applied) | set(contents_changed))
         self.options = new
         for callback in self.on_reload:
             callback(new)
@@ -492,10 +493,13 @@ class Reloader:
             )
         return True
 
-    def apply(self, new: Mapping[str, Any]) -> None:
+    def apply(self, new: Mapping[str, Any]) -> list[str]:
         """
         Apply the reloadable TURN options of C{new}: credential stores and
         peer policy. Nothing is changed when building them fails.
+
+        @return: the options whose files changed although their values did
+            not: C{["users"]} when the users file's contents changed.
         """
         turn = self.tree.turn
         if turn is None:
@@ -505,7 +509,7 @@ class Reloader:
                     " restart to enable it",
                     event="reload.restart-needed",
                 )
-            return
+            return []
         from twisted_ice.credentials import (
             ChainedCredentialStore,
             RestCredentialStore,
@@ -548,12 +552,16 @@ class Reloader:
             new_stores.append(rest)
 
         # Everything is built: now change the running objects.
+        contents_changed = []
         if users_file is not None:
+            users_before = dict(users_file.users)
             if new["users"] is None:
                 users_file.users = {}
             else:
                 users_file.path = new["users"]
                 users_file.reload()
+            if users_file.users != users_before:
+                contents_changed.append("users")
         if static is not None:
             static.users = static_users
         if rest is not None:
@@ -565,6 +573,7 @@ class Reloader:
                 turn._store = ChainedCredentialStore([store, *new_stores])
         turn.core.policy = policy
         turn.alternate_server = new.get("alternate-server")
+        return contents_changed
 
 
 # --- The root service --------------------------------------------------------------
