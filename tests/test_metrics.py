@@ -165,6 +165,32 @@ class CollectorTests(unittest.TestCase):
             1,
         )
 
+    def test_udp_drops_zero_first(self) -> None:
+        """
+        Every known UDP drop reason appears at 0 before its first drop.
+        """
+        tree = fake_tree(udp_mux=UdpMux(clock=Clock()))
+        for reason in DropReason:
+            value = self.value(
+                tree, "twisted_ice_drops_total", component="udp", reason=reason.value
+            )
+            self.assertEqual(value, 0, reason)
+
+    def test_tcp_counters_zero_first(self) -> None:
+        """
+        Every connection kind and close reason appears at 0 before the first
+        connection.
+        """
+        tree = fake_tree(tcp_mux=TcpMux(reactor=Clock()))
+        for kind in ("tcp", "tls", "ice-tcp", "turn"):
+            value = self.value(tree, "twisted_ice_tcp_connections_total", kind=kind)
+            self.assertEqual(value, 0, kind)
+        for reason in CloseReason:
+            value = self.value(
+                tree, "twisted_ice_tcp_closes_total", reason=reason.value
+            )
+            self.assertEqual(value, 0, reason)
+
     def test_tcp_counters(self) -> None:
         """
         The TCP mux's frames, connections and closes appear by label.

@@ -230,21 +230,28 @@ class ServerCollector(Collector):
             " them and the reason.",
             ["component", "reason"],
         )
-        sources: list[tuple[str, Mapping[Any, int]]] = []
+        from twisted_ice.transport.relay import RelayDropReason
+        from twisted_ice.transport.tcp_connection import DropReason as TcpDropReason
+        from twisted_ice.transport.turn import TurnDropReason
+        from twisted_ice.transport.udp import DropReason as UdpDropReason
+
+        # The known reasons of each component, exported at 0 before their
+        # first drop; turn-core counts free-form reasons, so it has none.
+        sources: list[tuple[str, Mapping[Any, int], Iterable[str]]] = []
         if self.tree.udp_mux is not None:
-            sources.append(("udp", self.tree.udp_mux.drops))
+            sources.append(("udp", self.tree.udp_mux.drops, UdpDropReason))
         if self.tree.tcp_mux is not None:
-            sources.append(("tcp", self.tree.tcp_mux.drops))
+            sources.append(("tcp", self.tree.tcp_mux.drops, TcpDropReason))
         turn = self.tree.turn
         if turn is not None:
-            sources.append(("turn", turn.drops))
-            sources.append(("turn-core", turn.core.drops))
+            sources.append(("turn", turn.drops, TurnDropReason))
+            sources.append(("turn-core", turn.core.drops, ()))
         relays = self._relays()
         if relays is not None:
-            sources.append(("relay", relays.drops))
-        for component, counter in sources:
-            for reason, count in sorted(counter.items(), key=lambda item: str(item[0])):
-                drops.add_metric([component, str(reason)], count)
+            sources.append(("relay", relays.drops, RelayDropReason))
+        for component, counter, known in sources:
+            for reason, count in _with_known(counter, known):
+                drops.add_metric([component, reason], count)
         yield drops
 
     # --- TURN and TCP ------------------------------------------------------------
@@ -278,16 +285,33 @@ class ServerCollector(Collector):
             ["reason"],
         )
         if tcp is not None:
+            from twisted_ice.transport.framing import StreamKind
+            from twisted_ice.transport.tcp_connection import CloseReason
+
             open_connections.add_metric([], sum(tcp.per_source.values()))
-            for kind, count in sorted(tcp.opened.items()):
-                opened.add_metric([str(kind)], count)
-            for reason, count in sorted(tcp.closes.items()):
-                closes.add_metric([str(reason)], count)
+            kinds = ["tcp", *(kind.value for kind in StreamKind)]
+            for kind, count in _with_known(tcp.opened, kinds):
+                opened.add_metric([kind], count)
+            for reason, count in _with_known(tcp.closes, CloseReason):
+                closes.add_metric([reason], count)
         else:
             open_connections.add_metric([], 0)
         yield open_connections
         yield opened
         yield closes
+
+
+def _with_known(
+    counter: Mapping[Any, int], known: Iterable[str]
+) -> list[tuple[str, int]]:
+    """
+    Return the label values and counts of C{counter}, with each of the
+    C{known} label values that it lacks at 0, sorted by label value.
+    """
+    counts = {str(label): count for label, count in counter.items()}
+    for label in known:
+        counts.setdefault(str(label), 0)
+    return sorted(counts.items())
 
 
 def build_registry(tree: ServiceTree) -> CollectorRegistry:
