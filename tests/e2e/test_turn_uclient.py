@@ -61,10 +61,10 @@ class UclientTests(unittest.TestCase):
                 f"tcp:{free_tcp_port()}:interface={LOOPBACK}",
                 "--allow-peer",
                 "127.0.0.1/32",
-                # uclient binds channel numbers up to 0x7FFF. NOTE: their
-                # ChannelData starts with 0x50-0x7F, which the UDP mux must
-                # route to the TURN service; without that, the runs over
-                # channels lose the packets of every channel above 0x4FFF.
+                # uclient binds channel numbers up to 0x7FFF, so its
+                # ChannelData can start with 0x50-0x7F. The UDP mux routes
+                # first bytes 64-127 to the TURN service, and this flag
+                # makes TURN accept the RFC 5766 range above 0x4FFF.
                 "--rfc5766-channels",
                 *args,
             ],
@@ -105,7 +105,7 @@ class UclientTests(unittest.TestCase):
 
     def assert_binding_answered(self, server: ServerProcess) -> None:
         """
-        Assert that the server still answers a plain Binding request.
+        Assert that the server still responds to a plain Binding request.
         """
         request = StunMessage.request(Method.BINDING)
         reply = UdpClient(self).exchange(request.encode(), server.udp_address)
@@ -149,7 +149,7 @@ class UclientTests(unittest.TestCase):
     def test_negative_modes(self) -> None:
         """
         uclient's negative tests (C{-N}) and negative protocol tests (C{-R})
-        leave the server running, answering Binding requests, with no
+        leave the server running and responding to Binding requests, with no
         unhandled error in its log (checked by the cleanup of
         L{start_server}).
         """
@@ -168,9 +168,9 @@ class UclientTests(unittest.TestCase):
             try:
                 run_uclient(argv, timeout=NEGATIVE_TIMEOUT, check=False)
             except UclientError:
-                # -R corrupts random bytes of its requests; a corrupted
-                # request is dropped or rejected, and uclient may then wait
-                # forever for its answer.
+                # -R corrupts random bytes of its requests. A corrupted
+                # request is dropped or rejected, so uclient may then wait
+                # forever for its response.
                 pass
             assert server.process is not None
             self.assertIsNone(server.process.poll(), server.log_text()[-3000:])
