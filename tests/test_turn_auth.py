@@ -26,7 +26,7 @@ from twisted_ice.stun import (
     TransportProtocol,
     decode,
 )
-from twisted_ice.turn import NeedKeys, SendToClient
+from twisted_ice.turn import NeedKeys, SendToClient, TurnCore
 from twisted_ice.turn.nonces import NonceIssuer
 
 ALLOCATE_UDP = [(AttributeType.REQUESTED_TRANSPORT, TransportProtocol.UDP)]
@@ -38,6 +38,20 @@ def unsigned_allocate(*attributes: tuple[int, object]) -> StunMessage:
     """
     request = StunMessage.request(Method.ALLOCATE, [*ALLOCATE_UDP, *attributes])
     return decode(request.encode(fingerprint=True))
+
+
+def signed_allocate_reply(
+    core: TurnCore, *attributes: tuple[int, object]
+) -> StunMessage:
+    """
+    Send an Allocate signed with L{KEY} and carrying C{attributes} after
+    REQUESTED-TRANSPORT, and return the decoded response.
+    """
+    request = StunMessage.request(Method.ALLOCATE, [*ALLOCATE_UDP, *attributes])
+    message = decode(request.encode(integrity_key=KEY))
+    reply = core.receive_request(message, CLIENT_PATH, 0.0)
+    assert isinstance(reply, SendToClient)
+    return decode(reply.data)
 
 
 class AuthenticationOrderTests(SynchronousTestCase):
@@ -67,18 +81,12 @@ class AuthenticationOrderTests(SynchronousTestCase):
         """
         core, _allocator = make_core()
         nonce = Client(core).fetch_nonce(0.0)
-        request = StunMessage.request(
-            Method.ALLOCATE,
-            [
-                *ALLOCATE_UDP,
-                (AttributeType.REALM, REALM),
-                (AttributeType.NONCE, nonce),
-            ],
+        response = signed_allocate_reply(
+            core,
+            (AttributeType.REALM, REALM),
+            (AttributeType.NONCE, nonce),
         )
-        message = decode(request.encode(integrity_key=KEY))
-        reply = core.receive_request(message, CLIENT_PATH, 0.0)
-        assert isinstance(reply, SendToClient)
-        self.assertEqual(error_code(decode(reply.data)), 400)
+        self.assertEqual(error_code(response), 400)
 
     def test_integrity_without_realm_gets_400(self) -> None:
         """
@@ -86,18 +94,12 @@ class AuthenticationOrderTests(SynchronousTestCase):
         """
         core, _allocator = make_core()
         nonce = Client(core).fetch_nonce(0.0)
-        request = StunMessage.request(
-            Method.ALLOCATE,
-            [
-                *ALLOCATE_UDP,
-                (AttributeType.USERNAME, USERNAME),
-                (AttributeType.NONCE, nonce),
-            ],
+        response = signed_allocate_reply(
+            core,
+            (AttributeType.USERNAME, USERNAME),
+            (AttributeType.NONCE, nonce),
         )
-        message = decode(request.encode(integrity_key=KEY))
-        reply = core.receive_request(message, CLIENT_PATH, 0.0)
-        assert isinstance(reply, SendToClient)
-        self.assertEqual(error_code(decode(reply.data)), 400)
+        self.assertEqual(error_code(response), 400)
 
     def test_integrity_without_nonce_gets_400(self) -> None:
         """
@@ -105,18 +107,11 @@ class AuthenticationOrderTests(SynchronousTestCase):
         the response.
         """
         core, _allocator = make_core()
-        request = StunMessage.request(
-            Method.ALLOCATE,
-            [
-                *ALLOCATE_UDP,
-                (AttributeType.USERNAME, USERNAME),
-                (AttributeType.REALM, REALM),
-            ],
+        response = signed_allocate_reply(
+            core,
+            (AttributeType.USERNAME, USERNAME),
+            (AttributeType.REALM, REALM),
         )
-        message = decode(request.encode(integrity_key=KEY))
-        reply = core.receive_request(message, CLIENT_PATH, 0.0)
-        assert isinstance(reply, SendToClient)
-        response = decode(reply.data)
         self.assertEqual(error_code(response), 400)
         self.assertIsNone(response.get(AttributeType.NONCE))
         self.assertFalse(response.has_integrity)
@@ -128,19 +123,13 @@ class AuthenticationOrderTests(SynchronousTestCase):
         """
         core, _allocator = make_core()
         nonce = Client(core).fetch_nonce(0.0)
-        request = StunMessage.request(
-            Method.ALLOCATE,
-            [
-                *ALLOCATE_UDP,
-                (AttributeType.USERHASH, b"h" * 32),
-                (AttributeType.REALM, REALM),
-                (AttributeType.NONCE, nonce),
-            ],
+        response = signed_allocate_reply(
+            core,
+            (AttributeType.USERHASH, b"h" * 32),
+            (AttributeType.REALM, REALM),
+            (AttributeType.NONCE, nonce),
         )
-        message = decode(request.encode(integrity_key=KEY))
-        reply = core.receive_request(message, CLIENT_PATH, 0.0)
-        assert isinstance(reply, SendToClient)
-        self.assertEqual(error_code(decode(reply.data)), 400)
+        self.assertEqual(error_code(response), 400)
 
     def test_signed_request_needs_keys(self) -> None:
         """
@@ -159,19 +148,12 @@ class AuthenticationOrderTests(SynchronousTestCase):
         core, _allocator = make_core()
         client = Client(core)
         nonce = client.fetch_nonce(0.0)
-        request = StunMessage.request(
-            Method.ALLOCATE,
-            [
-                *ALLOCATE_UDP,
-                (AttributeType.USERNAME, USERNAME),
-                (AttributeType.REALM, "elsewhere.example"),
-                (AttributeType.NONCE, nonce),
-            ],
+        response = signed_allocate_reply(
+            core,
+            (AttributeType.USERNAME, USERNAME),
+            (AttributeType.REALM, "elsewhere.example"),
+            (AttributeType.NONCE, nonce),
         )
-        message = decode(request.encode(integrity_key=KEY))
-        reply = core.receive_request(message, CLIENT_PATH, 0.0)
-        assert isinstance(reply, SendToClient)
-        response = decode(reply.data)
         self.assertEqual(error_code(response), 401)
         self.assertEqual(response.get(AttributeType.REALM), REALM)
 
