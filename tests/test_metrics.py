@@ -72,6 +72,14 @@ class CollectorTests(unittest.TestCase):
         """
         return build_registry(tree).get_sample_value(name, labels)
 
+    def assert_sample(
+        self, tree: Any, name: str, expected: float, **labels: str
+    ) -> None:
+        """
+        Assert that the sample C{name} with C{labels} equals C{expected}.
+        """
+        self.assertEqual(self.value(tree, name, **labels), expected)
+
     def test_sessions_by_state(self) -> None:
         """
         Sessions are counted by state, each state present.
@@ -85,10 +93,10 @@ class CollectorTests(unittest.TestCase):
             agent=SimpleNamespace(sessions=sessions), check_results=Counter()
         )
         tree = fake_tree(ice=ice)
-        self.assertEqual(self.value(tree, "twisted_ice_sessions", state="completed"), 2)
-        self.assertEqual(self.value(tree, "twisted_ice_sessions", state="new"), 1)
-        self.assertEqual(self.value(tree, "twisted_ice_sessions", state="closed"), 0)
-        self.assertEqual(self.value(tree, "twisted_ice_streams", state="new"), 2)
+        self.assert_sample(tree, "twisted_ice_sessions", 2, state="completed")
+        self.assert_sample(tree, "twisted_ice_sessions", 1, state="new")
+        self.assert_sample(tree, "twisted_ice_sessions", 0, state="closed")
+        self.assert_sample(tree, "twisted_ice_streams", 2, state="new")
 
     def test_checks_and_ice_errors(self) -> None:
         """
@@ -104,26 +112,15 @@ class CollectorTests(unittest.TestCase):
         )
         ice = SimpleNamespace(agent=SimpleNamespace(sessions={}), check_results=results)
         tree = fake_tree(ice=ice)
-        self.assertEqual(
-            self.value(tree, "twisted_ice_checks_total", result="success"), 10
+        self.assert_sample(tree, "twisted_ice_checks_total", 10, result="success")
+        self.assert_sample(
+            tree, "twisted_ice_stun_errors_sent_total", 3, code="401", service="ice"
         )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_stun_errors_sent_total", code="401", service="ice"
-            ),
-            3,
+        self.assert_sample(
+            tree, "twisted_ice_stun_errors_sent_total", 4, code="400", service="ice"
         )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_stun_errors_sent_total", code="400", service="ice"
-            ),
-            4,
-        )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_authentication_failures_total", service="ice"
-            ),
-            3,
+        self.assert_sample(
+            tree, "twisted_ice_authentication_failures_total", 3, service="ice"
         )
 
     def test_udp_traffic(self) -> None:
@@ -133,23 +130,14 @@ class CollectorTests(unittest.TestCase):
         mux = UdpMux(clock=Clock())
         mux.datagramReceived(b"\xff", ("127.0.0.1", 5000))
         tree = fake_tree(udp_mux=mux)
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_packets_total", direction="received", transport="udp"
-            ),
-            1,
+        self.assert_sample(
+            tree, "twisted_ice_packets_total", 1, direction="received", transport="udp"
         )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_bytes_total", direction="received", transport="udp"
-            ),
-            1,
+        self.assert_sample(
+            tree, "twisted_ice_bytes_total", 1, direction="received", transport="udp"
         )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_packets_total", direction="sent", transport="udp"
-            ),
-            0,
+        self.assert_sample(
+            tree, "twisted_ice_packets_total", 0, direction="sent", transport="udp"
         )
 
     def test_udp_drops_by_reason(self) -> None:
@@ -160,9 +148,8 @@ class CollectorTests(unittest.TestCase):
         mux.datagramReceived(b"\xff", ("127.0.0.1", 5000))
         tree = fake_tree(udp_mux=mux)
         reason = DropReason.UNKNOWN_FIRST_BYTE.value
-        self.assertEqual(
-            self.value(tree, "twisted_ice_drops_total", component="udp", reason=reason),
-            1,
+        self.assert_sample(
+            tree, "twisted_ice_drops_total", 1, component="udp", reason=reason
         )
 
     def test_udp_drops_zero_first(self) -> None:
@@ -202,25 +189,17 @@ class CollectorTests(unittest.TestCase):
         mux.closes[CloseReason.IDLE_TIMEOUT] += 1
         mux.per_source["192.0.2.1"] = 2
         tree = fake_tree(tcp_mux=mux)
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_packets_total", direction="received", transport="tls"
-            ),
-            2,
+        self.assert_sample(
+            tree, "twisted_ice_packets_total", 2, direction="received", transport="tls"
         )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_bytes_total", direction="sent", transport="tcp"
-            ),
-            40,
+        self.assert_sample(
+            tree, "twisted_ice_bytes_total", 40, direction="sent", transport="tcp"
         )
-        self.assertEqual(
-            self.value(tree, "twisted_ice_tcp_connections_total", kind="tcp"), 3
+        self.assert_sample(tree, "twisted_ice_tcp_connections_total", 3, kind="tcp")
+        self.assert_sample(
+            tree, "twisted_ice_tcp_closes_total", 1, reason="idle-timeout"
         )
-        self.assertEqual(
-            self.value(tree, "twisted_ice_tcp_closes_total", reason="idle-timeout"), 1
-        )
-        self.assertEqual(self.value(tree, "twisted_ice_tcp_connections_open"), 2)
+        self.assert_sample(tree, "twisted_ice_tcp_connections_open", 2)
 
     def test_turn_counters(self) -> None:
         """
@@ -228,37 +207,24 @@ class CollectorTests(unittest.TestCase):
         traffic and drops appear.
         """
         tree = fake_tree(turn=fake_turn())
-        self.assertEqual(self.value(tree, "twisted_ice_allocations", state="active"), 3)
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_stun_errors_sent_total", code="486", service="turn"
-            ),
-            1,
+        self.assert_sample(tree, "twisted_ice_allocations", 3, state="active")
+        self.assert_sample(
+            tree, "twisted_ice_stun_errors_sent_total", 1, code="486", service="turn"
         )
-        self.assertEqual(self.value(tree, "twisted_ice_nonce_failures_total"), 2)
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_authentication_failures_total", service="turn"
-            ),
-            3,
+        self.assert_sample(tree, "twisted_ice_nonce_failures_total", 2)
+        self.assert_sample(
+            tree, "twisted_ice_authentication_failures_total", 3, service="turn"
         )
-        self.assertEqual(
-            self.value(tree, "twisted_ice_relay_bytes_total", direction="sent"), 600
-        )
-        self.assertEqual(
-            self.value(
-                tree,
-                "twisted_ice_drops_total",
-                component="turn-core",
-                reason="no_permission",
-            ),
+        self.assert_sample(tree, "twisted_ice_relay_bytes_total", 600, direction="sent")
+        self.assert_sample(
+            tree,
+            "twisted_ice_drops_total",
             4,
+            component="turn-core",
+            reason="no_permission",
         )
-        self.assertEqual(
-            self.value(
-                tree, "twisted_ice_drops_total", component="relay", reason="too-large"
-            ),
-            1,
+        self.assert_sample(
+            tree, "twisted_ice_drops_total", 1, component="relay", reason="too-large"
         )
 
     def test_draining_gauge(self) -> None:
@@ -267,17 +233,17 @@ class CollectorTests(unittest.TestCase):
         """
         api = SimpleNamespace(draining=False)
         tree = fake_tree(api=api)
-        self.assertEqual(self.value(tree, "twisted_ice_draining"), 0)
+        self.assert_sample(tree, "twisted_ice_draining", 0)
         api.draining = True
-        self.assertEqual(self.value(tree, "twisted_ice_draining"), 1)
+        self.assert_sample(tree, "twisted_ice_draining", 1)
 
     def test_empty_tree(self) -> None:
         """
         A tree without services still gives every family, with zeros.
         """
         tree = fake_tree()
-        self.assertEqual(self.value(tree, "twisted_ice_allocations", state="active"), 0)
-        self.assertEqual(self.value(tree, "twisted_ice_nonce_failures_total"), 0)
+        self.assert_sample(tree, "twisted_ice_allocations", 0, state="active")
+        self.assert_sample(tree, "twisted_ice_nonce_failures_total", 0)
 
     def test_scrape_is_text(self) -> None:
         """
