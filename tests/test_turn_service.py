@@ -20,6 +20,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.test_relay import FakeUdpReactor
+from tests.test_tap import exit_message, parse
 from twisted_ice import tap
 from twisted_ice.addresses import Address, Path, Transport
 from twisted_ice.credentials import ReloadOnSighup, StaticCredentialStore
@@ -679,26 +680,6 @@ class LifetimeTests(ServiceFixture):
         self.service.stopService()
         self.assertFalse(self.udp_reactor.bound[relay[1]].listening)
         self.assertEqual(self.clock.getDelayedCalls(), [])
-
-
-def parse(*argv: str) -> tap.Options:
-    """
-    Parse C{argv} as C{twistd mcs-ice} options.
-    """
-    options = tap.Options()
-    options.parseOptions(list(argv))
-    return options
-
-
-def exit_message(*argv: str) -> str:
-    """
-    Return the message of the L{SystemExit} that parsing C{argv} raises.
-    """
-    try:
-        parse(*argv)
-    except SystemExit as exit:
-        return str(exit.code)
-    raise AssertionError(f"{argv} parsed without error")
 
 
 TURN_ON = ("--interface", "127.0.0.1", "--user", "alice:one")
