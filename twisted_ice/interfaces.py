@@ -125,7 +125,7 @@ class IStunMessage(Interface):
 
 class IPathWriter(Interface):
     """
-    Something that sends bytes to a client on one of its paths.
+    A sender of bytes to a client on one of its paths.
     """
 
     def write_to(data: bytes, path: Path) -> None:
@@ -143,9 +143,10 @@ class IStunService(Interface):
 
     def stun_received(message: IStunMessage, data: bytes, path: Path) -> None:
         """
-        Handle one decoded STUN message that arrived on C{path}; C{data} is its
-        encoded form. Responses are sent through the service's IPathWriter.
-        Never raises.
+        Handle one decoded STUN message that arrived on C{path}. C{data} is
+        its encoded form. Responses are sent through the service's
+        IPathWriter. Implementations catch and log their own exceptions, so
+        this never raises.
         """
 
 
@@ -175,28 +176,30 @@ class ITurnService(IStunService):
 
     def channel_data_received(data: bytes, path: Path) -> None:
         """
-        Handle one ChannelData message that arrived on C{path}. The TCP/TLS
-        mux hands it on without the padding of the stream, and UDP
-        datagrams may or may not carry padding, so bytes after the length in
-        the header are ignored. Never raises.
+        Handle one ChannelData message that arrived on C{path}. Never raises.
+
+        The TCP/TLS mux strips the stream's padding, but UDP datagrams may
+        or may not carry padding. So bytes after the length in the header
+        are ignored.
         """
 
     def path_closed(path: Path) -> None:
         """
-        Release what belongs to C{path}: a TCP or TLS connection has closed.
+        Release the allocation and state of C{path}, because its TCP or TLS
+        connection has closed.
         """
 
 
 # --- ICE -------------------------------------------------------------------
 #
 # The ICE service hands each media packet of an accepted 5-tuple to the
-# stream's IStreamHandler; the handler answers through the IMediaStream it was
+# stream's IStreamHandler. The handler sends through the IMediaStream it was
 # built with.
 
 
 class IMediaStream(Interface):
     """
-    One media stream of an ICE session, as its stream handler sees it.
+    One media stream of an ICE session, as seen by its stream handler.
     """
 
     session_id = Attribute("The id of the session the stream belongs to, a L{str}.")
@@ -205,36 +208,41 @@ class IMediaStream(Interface):
     def send(data: bytes) -> None:
         """
         Send one DTLS, RTP or RTCP packet to the client on the stream's
-        selected path, or, before any nomination, on the path it last received
-        media on. Without either path the packet is dropped and counted.
-        Never raises.
+        selected path. Before any nomination, the packet goes on the path
+        the stream last received media on.
+
+        Without either path the packet is dropped and counted. The muxes
+        count failed sends (a full or closed socket) instead of raising.
         """
 
 
 class IStreamHandler(Interface):
     """
-    What a media stream's packets are given to: an application, a relay to a
+    The receiver of a media stream's packets: an application, a relay to a
     backend, or an echo.
     """
 
     def packet_received(data: bytes) -> None:
         """
         Handle one DTLS, RTP or RTCP packet that the client sent on an accepted
-        5-tuple of the stream. Never raises.
+        5-tuple of the stream.
+
+        Implementations should not raise. The ICE service logs an exception
+        that escapes, rate-limited, and keeps the stream.
         """
 
     def stream_closed() -> None:
         """
-        Release what the handler holds: the stream's session has ended. No
-        packet is given to the handler after this call, and its sends are
-        dropped.
+        Release the handler's resources, because the stream's session has
+        ended. No packet is given to the handler after this call, and its
+        sends are dropped.
         """
 
 
 class ISessionManager(Interface):
     """
     The session operations of the ICE service: the Python API for embedding
-    applications, and what the HTTP session API calls.
+    applications, which the HTTP session API also calls.
 
     Sessions are described by L{SessionInfo} snapshots, media by
     L{MediaSpec}.
@@ -291,10 +299,10 @@ class ICredentialStore(Interface):
 
     def get_keys(username: str, realm: str) -> Deferred[list[bytes]]:
         """
-        Look up the candidate long-term keys of C{username} in C{realm}: each
-        is C{long_term_key(username, realm, password)}. There are several
-        while TURN REST secrets rotate. The list is empty for an unknown or
-        expired user. The Deferred does not fail for an unknown user.
+        Look up the candidate long-term keys of C{username} in C{realm}.
+        Each is C{long_term_key(username, realm, password)}. There are
+        several while TURN REST secrets rotate. The list is empty for an
+        unknown or expired user, and the Deferred does not fail for one.
         """
 
 

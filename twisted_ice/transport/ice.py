@@ -48,7 +48,10 @@ from twisted_ice.media import EchoHandler, ForwardHandler, ForwardPolicy, MediaS
 from twisted_ice.stun import StunMessage
 
 FAILURE_LOG_INTERVAL = 10.0
-"""Seconds between two logged failures; failures in between are only counted."""
+"""
+Minimum seconds between two logged failures. Failures in between are only
+counted.
+"""
 
 DEFAULT_SESSION_IDLE_TIMEOUT = 300.0
 """
@@ -74,12 +77,12 @@ Builds the handler of one stream from the session's media.
 @implementer(IMediaStream)
 class MediaStream:
     """
-    The stream side a handler talks to: what the service keeps per stream in
-    the core L{Stream}'s C{handler} slot.
+    The stream side that a handler talks to, kept per stream in the core
+    L{Stream}'s C{handler} slot.
 
     @ivar stream: The core stream.
     @ivar handler: The stream's handler, once built.
-    @ivar last_path: The path media last arrived on; sends use it until a
+    @ivar last_path: The path media last arrived on. Sends use it until a
         path is nominated.
     @ivar packets_dropped: Sends that had no path to leave on.
     """
@@ -108,9 +111,11 @@ class MediaStream:
 
     def send(self, data: bytes) -> None:
         """
-        Send C{data} on the selected path while consent is live; before any
-        nomination, on the path media last arrived on while that path is
-        still accepted. Otherwise drop and count it.
+        Send C{data} on the selected path while consent is live.
+
+        Before any nomination, C{data} goes on the path media last arrived
+        on, while that path is still accepted. Otherwise it is dropped and
+        counted.
         """
         stream = self.stream
         path = stream.send_path
@@ -143,21 +148,23 @@ class IceService(Service):
     The lite ICE agent on Twisted.
 
     @ivar agent: The sans-I/O core.
-    @ivar writers: The writer of each transport that paths can arrive on;
-        the UDP mux registers itself for C{udp}, the TCP mux for C{tcp} and
+    @ivar writers: The writer of each transport that paths can arrive on.
+        The UDP mux registers itself for C{udp}, the TCP mux for C{tcp} and
         C{tls}.
     @ivar addresses: The IP addresses put in host candidates.
-    @ivar udp_port: The UDP port of the candidates; 0 takes the port of the
-        UDP writer's C{local} address (the mux's socket).
+    @ivar udp_port: The UDP port of the candidates. With 0, the candidates
+        take the port of the UDP writer's C{local} address (the mux's socket).
     @ivar tcp_port: The port of passive TCP candidates, or L{None} for none.
-    @ivar fingerprint: The DTLS certificate fingerprint for mirrored answers.
+    @ivar fingerprint: The DTLS certificate fingerprint put in mirrored SDP
+        answers.
     @ivar forward_policy: Where C{forward} media may go.
-    @ivar max_sessions: The most sessions held at once, or L{None} for no
-        limit.
+    @ivar max_sessions: The maximum number of open sessions, or L{None} for
+        no limit.
     @ivar session_idle_timeout: Seconds after which a C{new} or
         C{disconnected} session, or a C{checking} one without a passed check,
         is closed, or L{None} to keep it until it is closed through the API.
-    @ivar checks_failed: Checks whose handling raised, by design never.
+    @ivar checks_failed: Checks whose handling raised an exception. Any
+        nonzero count is a bug.
     @ivar check_results: Checks handled, by L{CheckResult}.
     """
 
@@ -177,10 +184,11 @@ class IceService(Service):
         max_sessions: int | None = None,
     ) -> None:
         """
-        @param handler_factory: Builds stream handlers; by default C{echo}
-            and C{forward} handlers from the session's L{MediaSpec}.
+        @param handler_factory: The factory of stream handlers. By default
+            it builds C{echo} and C{forward} handlers from the session's
+            L{MediaSpec}.
         @param reactor: The reactor for the consent timer and the sockets of
-            C{forward} handlers; the global reactor by default.
+            C{forward} handlers. The global reactor by default.
         """
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -216,8 +224,12 @@ class IceService(Service):
 
     def stun_received(self, message: IStunMessage, data: bytes, path: Path) -> None:
         """
-        Answer one check through the writer of C{path}'s transport, and act
-        on what it changed.
+        Handle one connectivity check and send the response through the
+        writer of C{path}'s transport.
+
+        The events the check caused are logged and the consent timer is
+        rescheduled. Exceptions are counted in C{checks_failed} and logged,
+        never raised.
         """
         try:
             outcome = self.agent.handle_check(
@@ -237,8 +249,10 @@ class IceService(Service):
 
     def media_received(self, data: bytes, path: Path) -> bool:
         """
-        Give C{data} to the handler of the stream C{path} has been accepted
-        for; return L{False} for a path that has passed no check.
+        Give C{data} to the handler of the stream that C{path} has been
+        accepted for. Return L{False} for a path that has passed no check.
+
+        An exception from the handler is logged, not raised.
         """
         stream = self.agent.stream_for_path(path)
         if stream is None:
@@ -256,12 +270,12 @@ class IceService(Service):
 
     def path_closed(self, path: Path) -> None:
         """
-        Forget C{path}: its TCP or TLS connection has closed, so nothing can
-        be sent on it any more.
+        Forget C{path}, because its TCP or TLS connection has closed and
+        nothing can be sent on it any more.
 
-        The agent unregisters the path and clears a nomination of it, so
-        sends leave on no dead connection; they fall back to the path media
-        last arrived on only while that path is still accepted.
+        The agent unregisters the path and clears a nomination of it, so no
+        send goes to a dead connection. Sends then fall back to the path
+        media last arrived on, but only while that path is still accepted.
         """
         stream = self.agent.stream_for_path(path)
         if stream is not None and stream.handler is not None:
@@ -285,8 +299,8 @@ class IceService(Service):
 
         @param transports: The transports to put candidates for; all the
             configured ones when L{None}.
-        @raise ValueError: The offer, the answer or the media is invalid, or
-            no candidate is left for C{transports}.
+        @raise ValueError: The offer, the SDP answer or the media is invalid,
+            or no candidate is left for C{transports}.
         @raise SessionLimitError: C{max_sessions} sessions are open.
         """
         if self.max_sessions is not None and len(self.agent.sessions) >= (
@@ -297,8 +311,8 @@ class IceService(Service):
                 count=len(self.agent.sessions),
             )
             raise SessionLimitError(
-                f"this server holds its maximum of {self.max_sessions} sessions;"
-                " retry later or on another server"
+                f"this server holds its maximum of {self.max_sessions} sessions."
+                " Retry later or on another server"
             )
         media = media if media is not None else MediaSpec()
         if media.target is not None:
@@ -395,11 +409,11 @@ class IceService(Service):
         """
         Return the host candidates for C{transports} (all when L{None}).
 
-        @raise ValueError: None is left.
+        @raise ValueError: No candidate is left.
         """
         udp_port = self.udp_port
         if udp_port == 0:
-            # Started with --udp-port 0: the mux knows the port it was given.
+            # Started with --udp-port 0, so take the port the mux was bound to.
             local = getattr(self.writers.get(Transport.UDP), "local", ("", 0))
             udp_port = local[1]
         candidates = host_candidates(self.addresses, udp_port, self.tcp_port)
@@ -464,8 +478,8 @@ class IceService(Service):
     def schedule(self) -> None:
         """
         Make the one consent timer fire at or before the agent's next
-        deadline. A timer already due earlier is left alone: firing early
-        only costs one call to C{expire}.
+        deadline. A timer already due earlier is left alone, because firing
+        early only costs one call to C{expire}.
         """
         deadline = self.agent.next_deadline()
         if deadline is None:
@@ -618,7 +632,7 @@ class IceService(Service):
     def log_failure(self, path: Path) -> None:
         """
         Log the exception being handled, at most once every
-        L{FAILURE_LOG_INTERVAL} seconds; count the others.
+        L{FAILURE_LOG_INTERVAL} seconds, and count the ones not logged.
         """
         now = self.reactor.seconds()
         if now - self._last_failure_log < FAILURE_LOG_INTERVAL:
@@ -651,9 +665,12 @@ class IceService(Service):
 def default_public_addresses(interface: str) -> list[str]:
     """
     Return the addresses to put in candidates when C{--public-ip} is not
-    given: C{interface} itself, or, when it is a wildcard address, every
-    address of this machine's interfaces but loopback and link-local ones
-    (IPv4 only for C{0.0.0.0}, IPv4 and IPv6 for C{::} or no interface).
+    given.
+
+    A specific C{interface} is returned as it is. For a wildcard address or
+    no interface, the result is every address of this machine's interfaces
+    except loopback and link-local ones. C{0.0.0.0} gives IPv4 only, and
+    C{::} or no interface gives IPv4 and IPv6.
     """
     if interface and interface not in ("0.0.0.0", "::"):  # noqa: S104
         return [interface]
