@@ -1,11 +1,12 @@
 """
 The TCP/TLS mux: one listening port carries ICE-TCP (RFC 6544, passive
-candidates, RFC 4571 framing) and TURN over TCP (RFC 8656 section 12.5), in
-the clear and inside TLS, told apart by the first bytes of each connection.
+candidates, RFC 4571 framing) and TURN over TCP (RFC 8656 section 12.5).
+Both run in the clear and inside TLS, and the first bytes of each connection
+tell them apart.
 
 Each connection becomes one L{Path} (L{Transport.TCP} or L{Transport.TLS})
 once its first bytes decide what it carries. The L{TcpMux} factory is the
-L{IPathWriter} of all those paths: it frames what the services send to them.
+L{IPathWriter} of all those paths, and frames what the services send on them.
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ closes such a client. A client that requests a longer lifetime and stays
 silent for longer is closed, and its allocation ends with the connection."""
 
 DEFAULT_MAX_PER_SOURCE = 50
-"""Connections one source IP address may hold open at once. Many clients
-behind one NAT share an address, which is why this is not lower."""
+"""Maximum open connections from one source IP address. Many clients behind
+one NAT share an address, which is why this is not lower."""
 
 DEFAULT_MAX_CONNECTIONS = 1000
-"""Connections the listener holds open at once."""
+"""Maximum open connections on the listener."""
 
 
 @implementer(IPathWriter)
@@ -87,14 +88,14 @@ class TcpMux(ServerFactory):
     @ivar clock: the clock of every timer.
     @ivar first_frame_timeout: seconds a connection has for its first frame.
     @ivar idle_timeout: seconds without a frame before a connection closes.
-    @ivar max_per_source: connections one source IP address may hold.
-    @ivar max_connections: connections the listener may hold.
+    @ivar max_per_source: the maximum open connections per source IP address.
+    @ivar max_connections: the maximum open connections on the listener.
     @ivar connections: the open connections by path, once their kind is
         known.
     @ivar per_source: the number of open connections by source IP address.
     @ivar closes: connections closed or rejected, by L{CloseReason}.
     @ivar drops: frames and messages dropped, by L{DropReason}.
-    @ivar answered: Binding requests this mux answered itself.
+    @ivar answered: the Binding requests this mux responded to itself.
     @ivar opened: the connections accepted, by their L{StreamKind} value
         (C{"tcp"} counts every accepted connection).
     @ivar frames_received: frames received, by path transport.
@@ -119,12 +120,12 @@ class TcpMux(ServerFactory):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         """
-        @param responder: the Binding responder; one without SOFTWARE by
-            default.
+        @param responder: the Binding responder. By default, one without
+            SOFTWARE.
         @param ice: the lite ICE agent, or L{None}.
         @param turn: the TURN server, or L{None}.
         @param tls_context: the TLS server context, or L{None} for no TLS.
-        @param reactor: the clock of the timers; the global reactor by
+        @param reactor: the clock of the timers. The global reactor by
             default.
         @param first_frame_timeout: seconds a connection has for its first
             valid frame.
@@ -168,7 +169,7 @@ class TcpMux(ServerFactory):
     def buildProtocol(self, addr: IAddress | None) -> MuxConnection | None:
         """
         Accept a connection unless its source IP address or the listener is
-        at its limit; returning L{None} makes Twisted close it at once.
+        at its limit. Returning L{None} makes Twisted close it at once.
         """
         assert addr is not None
         host = tcp_address(addr)[0]
@@ -284,7 +285,7 @@ def bind_tcp_socket(interface: str, port: int, backlog: int = 128) -> socket.soc
     """
     Create, bind and listen on the mux's TCP socket.
 
-    An IPv6 C{interface} gets an IPv6 socket; C{"::"} also accepts IPv4
+    An IPv6 C{interface} gets an IPv6 socket, and C{"::"} also accepts IPv4
     (dual-stack, IPV6_V6ONLY off). Binding happens before twistd starts the
     reactor, so that a port in use, or port 443 without the privilege,
     stops the process at once.
@@ -489,7 +490,7 @@ def build_tcp_mux(
         writers[Transport.TCP] = mux
         writers[Transport.TLS] = mux
     if ice is not None and hasattr(ice, "tcp_port"):
-        # Passive TCP host candidates (RFC 6544) in every answer.
+        # Put passive TCP host candidates (RFC 6544) in every SDP answer.
         ice.tcp_port = port
     TcpMuxService(sock, mux).setServiceParent(parent)  # type: ignore[no-untyped-call]
     return mux

@@ -55,8 +55,8 @@ from twisted_ice.turn import (
 
 LOG_INTERVAL = 10.0
 """
-Seconds between two log lines of one repeated kind (authentication failures,
-unexpected errors); the repeats in between are only counted.
+Minimum seconds between two log lines of one repeated kind (authentication
+failures, unexpected errors). The repeats in between are only counted.
 """
 
 MAX_PENDING_LOOKUPS = 1000
@@ -101,7 +101,8 @@ class RelayPorts(Protocol):
 
 class _RateLimitedLog:
     """
-    Emits one log line of a kind per L{LOG_INTERVAL} and counts the rest.
+    A limiter that allows one log line of a kind per L{LOG_INTERVAL} and
+    counts the rest.
     """
 
     def __init__(self, clock: IReactorTime) -> None:
@@ -111,7 +112,8 @@ class _RateLimitedLog:
 
     def due(self) -> bool:
         """
-        Return whether a line may be logged now; count it when not.
+        Return whether a line may be logged now, and count it as suppressed
+        when not.
         """
         now = self._clock.seconds()
         if now - self._last < LOG_INTERVAL:
@@ -132,23 +134,23 @@ class _RateLimitedLog:
 @implementer(ITurnService)
 class TurnService(Service):
     """
-    Runs a L{TurnCore} for the muxes.
+    The Twisted adapter that runs a L{TurnCore} for the muxes.
 
-    Requests are handled in two phases. The core replies to what needs no
-    key, or names the user whose keys the credential store must find; once
-    the store's L{Deferred} fires, the core authenticates and runs the
-    request. A store failure is logged and gets a 500 (Server Error)
+    Requests are handled in two phases. First the core responds to requests
+    that need no key, or names the user whose keys the credential store must
+    find. Once the store's L{Deferred} fires, the core authenticates and runs
+    the request. A store failure is logged and gets a 500 (Server Error)
     response, unsigned, so the client neither takes it for wrong
     credentials nor waits.
 
     @ivar core: the TURN state.
-    @ivar writers: the writer for each transport; the TCP/TLS mux registers
+    @ivar writers: the writer for each transport. The TCP/TLS mux registers
         its own with L{register_writer}.
-    @ivar drops: what this service dropped, by L{TurnDropReason}.
+    @ivar drops: the messages this service dropped, by L{TurnDropReason}.
     @ivar errors_sent: the STUN error responses sent, by error code.
     @ivar authentication_failures: authenticated requests rejected with 401
         or 441.
-    @ivar draining: whether new allocations are refused: with 300 (Try
+    @ivar draining: whether new allocations are rejected, with 300 (Try
         Alternate) when C{alternate_server} is set, else with 486.
     @ivar alternate_server: the ALTERNATE-SERVER of that 300, or L{None}.
     """
@@ -165,10 +167,13 @@ class TurnService(Service):
     ) -> None:
         """
         @param core: the TURN core, built with C{relays} as its allocator.
-        @param store: where long-term keys are looked up.
-        @param relays: the relay ports; their receiver is set to this service.
+        @param store: the credential store that long-term keys are looked up
+            in.
+        @param relays: the relay ports. Their receiver is set to this
+            service.
         @param writers: the writer for each transport.
-        @param reactor: the clock and timer; the global reactor when L{None}.
+        @param reactor: the clock and timer, or L{None} for the global
+            reactor.
         """
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -303,11 +308,12 @@ class TurnService(Service):
 
     def _refuse_while_draining(self, message: StunMessage, path: Path) -> None:
         """
-        Answer an Allocate for a new allocation while the server drains:
-        300 (Try Alternate) with ALTERNATE-SERVER when one is set, else 486
-        (Allocation Quota Reached). The answer comes before authentication,
-        unsigned like a 401 challenge, so a client is redirected even before
-        it has a nonce.
+        Reject an Allocate for a new allocation while the server drains.
+
+        The response is 300 (Try Alternate) with ALTERNATE-SERVER when one is
+        set, else 486 (Allocation Quota Reached). It is sent before
+        authentication and unsigned, like a 401 challenge, so a client is
+        redirected even before it has a nonce.
         """
         if self.alternate_server is None:
             response = message.error_response(486)
@@ -322,8 +328,9 @@ class TurnService(Service):
         """
         Count C{data} in L{errors_sent} when it is a STUN error response.
         """
-        # Both class bits set (RFC 8489 section 5); the responses the core
-        # builds carry ERROR-CODE first, its class and number at bytes 26-27.
+        # An error response has both class bits set (RFC 8489 section 5).
+        # The responses the core builds carry ERROR-CODE as the first
+        # attribute, so its class and number are at bytes 26-27.
         if len(data) < 28 or data[0] & 0xC1 != 0x01 or data[1] & 0x10 == 0:
             return
         if data[20:22] == b"\x00\x09":
@@ -360,8 +367,8 @@ class TurnService(Service):
     ) -> None:
         self._pending_lookups -= 1
         self.log.failure(
-            "Credential lookup failed for TURN user {username} from {client};"
-            " answering 500",
+            "Credential lookup failed for TURN user {username} from {client}."
+            " Responding with 500 (Server Error)",
             failure,
             username=need.username,
             client=path.remote,
@@ -508,11 +515,12 @@ def _format_addresses(addresses: Iterable[Address]) -> str:
 
 def own_addresses(options: Mapping[str, Any]) -> list[Address]:
     """
-    Return this server's ICE addresses for the peer policy: the UDP port on
-    the relay address, its public address behind a 1:1 NAT
-    (C{--relay-public-ip}), the listening address and the ICE candidate
-    addresses (C{--public-ip}), so a client can reach the lite ICE agent
-    through its relay here.
+    Return this server's ICE addresses for the peer policy, so a client can
+    reach the lite ICE agent through its relay here.
+
+    Each address is the UDP port on one host: the relay address, its public
+    address behind a 1:1 NAT (C{--relay-public-ip}), the listening address
+    and the ICE candidate addresses (C{--public-ip}).
     """
     port = options["udp-port"]
     hosts = {options["relay-ip"], *options.get("public-ip", ())}
