@@ -1,7 +1,8 @@
 """
 Reusable parts of the benchmarks: a server process on loopback (coturn's
-C{turnserver} or C{twistd mcs-ice}), its CPU time from C{/proc}, and a
-rate-limited UDP sender that counts responses.
+C{turnserver} or C{twistd mcs-ice}), its CPU time from C{/proc}, a
+rate-limited UDP sender that counts responses, and the uclient load of the
+TURN benchmarks.
 
 Every server started here listens on 127.0.0.1 only, keeps its files in a
 temporary directory and is stopped by its PID.
@@ -9,6 +10,7 @@ temporary directory and is stopped by its PID.
 
 from __future__ import annotations
 
+import argparse
 import os
 import select
 import shutil
@@ -22,10 +24,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.e2e.turnutils import uclient_command
+
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root; mcs-ice runs from here so it imports the working tree."""
 
 LOOPBACK = "127.0.0.1"
+
+# The static TURN user that the TURN benchmarks configure on both servers.
+USER = "bench"
+PASSWORD = "bench-password"
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 """The unit of utime and stime in C{/proc/PID/stat}, per second."""
@@ -355,3 +363,31 @@ def machine_description() -> str:
     except OSError:
         pass
     return f"{len(os.sched_getaffinity(0))} CPUs, {model}"
+
+
+def uclient_load_command(
+    uclient: str,
+    port: int,
+    peer: tuple[str, int],
+    options: argparse.Namespace,
+    flags: Sequence[str],
+) -> list[str]:
+    """
+    Return the argv of one uclient load as L{USER} against the server on
+    loopback C{port}, relaying to C{peer}.
+
+    @param options: the parsed command line, with the C{clients},
+        C{messages}, C{size} and C{interval} (milliseconds) of the load.
+    """
+    return uclient_command(
+        uclient,
+        (LOOPBACK, port),
+        peer,
+        user=USER,
+        password=PASSWORD,
+        clients=options.clients,
+        messages=options.messages,
+        size=options.size,
+        interval_ms=options.interval,
+        flags=flags,
+    )

@@ -37,6 +37,8 @@ from pathlib import Path
 
 from benchmarks.common import (
     LOOPBACK,
+    PASSWORD,
+    USER,
     ServerProcess,
     answers,
     free_udp_port,
@@ -44,13 +46,13 @@ from benchmarks.common import (
     mcs_ice,
     process_cpu_ns,
     turnserver,
+    uclient_load_command,
 )
 from tests.e2e.turnutils import (
     EchoPeer,
     UclientError,
     UclientResult,
     run_uclient,
-    uclient_command,
 )
 from twisted_ice.stun import (
     AttributeType,
@@ -62,8 +64,6 @@ from twisted_ice.stun import (
     long_term_key,
 )
 
-USER = "bench"
-PASSWORD = "bench-password"
 REALM = "twisted-ice"
 UDP_TRANSPORT = 17
 ALLOCATION_WINDOW = 50
@@ -234,17 +234,12 @@ def measure(
     """
     server.start(lambda: answers(server.port, BINDING_REQUEST))
     try:
-        argv = uclient_command(
+        argv = uclient_load_command(
             uclient,
-            (LOOPBACK, server.port),
+            server.port,
             peer.address,
-            user=USER,
-            password=PASSWORD,
-            clients=arguments.clients,
-            messages=arguments.messages,
-            size=arguments.size,
-            interval_ms=arguments.interval,
-            flags=["-s"] if arguments.send_indications else [],
+            arguments,
+            ["-s"] if arguments.send_indications else [],
         )
         before, before_ns = server.cpu_seconds(), process_cpu_ns(server.pid)
         result = run_uclient(argv)

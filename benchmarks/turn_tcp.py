@@ -23,23 +23,23 @@ from pathlib import Path
 
 from benchmarks.common import (
     LOOPBACK,
+    PASSWORD,
+    USER,
     ServerProcess,
     coturn_argv,
     free_udp_port,
     machine_description,
     mcs_ice,
+    uclient_load_command,
 )
 from tests.e2e.turnutils import (
     EchoPeer,
     UclientError,
     UclientResult,
     run_uclient,
-    uclient_command,
 )
 from tests.test_tcp_tls import write_self_signed
 
-USER = "bench"
-PASSWORD = "bench-password"
 REALM = "twisted-ice"
 
 TRANSPORTS = {"tcp": ["-t"], "tls": ["-t", "-S"]}
@@ -144,18 +144,7 @@ def measure(
     """
     server.start(lambda: accepts(server.port))
     try:
-        argv = uclient_command(
-            uclient,
-            (LOOPBACK, server.port),
-            peer.address,
-            user=USER,
-            password=PASSWORD,
-            clients=options.clients,
-            messages=options.messages,
-            size=options.size,
-            interval_ms=options.interval,
-            flags=flags,
-        )
+        argv = uclient_load_command(uclient, server.port, peer.address, options, flags)
         before = server.cpu_seconds()
         result = run_uclient(argv)
         after = server.cpu_seconds()
