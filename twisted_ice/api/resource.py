@@ -1,7 +1,7 @@
 """
-The HTTP session API, shaped like WHIP: C{POST /sessions} with an offer
-creates a session and returns the answer, C{GET}, C{PATCH} and C{DELETE} on
-its location read, restart and end it.
+The HTTP session API, shaped like WHIP. C{POST /sessions} with an SDP offer
+creates a session and returns the SDP answer. C{GET}, C{PATCH} and C{DELETE}
+on its location read, restart and end it.
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ class SessionApi(Resource):
     The root resource of the API. It routes C{/sessions} and
     C{/sessions/{id}} itself.
 
-    @ivar manager: Where sessions are created, read, restarted and closed.
+    @ivar manager: The session manager that creates, reads, restarts and
+        closes sessions.
     @ivar token: The bearer token every request must carry, or L{None} to
         accept requests without one.
     @ivar default_media: The media of a session created from a bare SDP
@@ -188,8 +189,8 @@ class SessionApi(Resource):
     @ivar cors_origin: The web origin (such as C{https://app.example}) whose
         pages may call the API from a browser, C{*} for any, or L{None} for
         none.
-    @ivar draining: Whether the server is draining: C{/health} says so with
-        503, and new sessions get 503.
+    @ivar draining: Whether the server is draining. While it is, C{/health}
+        responds with 503, and so do requests for new sessions.
     """
 
     isLeaf = True
@@ -431,14 +432,15 @@ class SessionApi(Resource):
 
     def create(self, request: server.Request) -> bytes:
         """
-        Create a session: C{201} with the answer, as SDP or as JSON like the
-        request; 503 while the server drains.
+        Create a session and respond with C{201} and the SDP answer, as SDP
+        or as JSON like the request. Respond with 503 while the server
+        drains.
         """
         if self.draining:
             raise ApiError(
                 http.SERVICE_UNAVAILABLE,
-                "the server is draining and creates no new sessions;"
-                " create the session on another server",
+                "the server is draining and creates no new sessions."
+                " Create the session on another server",
             )
         kind, text = self.read_body(request)
         transports = parse_transports(request)
@@ -485,7 +487,7 @@ class SessionApi(Resource):
         self, request: server.Request, kind: bytes, session: SessionInfo, location: str
     ) -> bytes:
         """
-        Write the answer as the body, in the request's media type.
+        Write the SDP answer as the body, in the request's media type.
         """
         if kind == SDP:
             request.setHeader(b"content-type", SDP)
@@ -521,7 +523,7 @@ class SessionApi(Resource):
 
     def restart(self, request: server.Request, session_id: str) -> bytes:
         """
-        Restart ICE with a new offer: 200 with the new answer, or 404.
+        Restart ICE with a new offer: 200 with the new SDP answer, or 404.
         """
         kind, text = self.read_body(request)
         offer = text if kind == SDP else self.parse_json(text)["offer"]
@@ -538,8 +540,9 @@ class SessionApi(Resource):
 class ApiChannel(http.HTTPChannel):
     """
     An HTTP/1.1 connection of the API that rejects a request as soon as its
-    headers declare a body beyond L{MAX_BODY_SIZE}: 413 without waiting for
-    the body and without C{100 Continue}, then the connection closes.
+    headers declare a body beyond L{MAX_BODY_SIZE}. The response is 413, sent
+    without waiting for the body and without C{100 Continue}, and then the
+    connection closes.
     A request line or header line beyond C{MAX_LENGTH} bytes gets 400 and
     the connection closes.
     """
@@ -596,12 +599,12 @@ class ApiChannel(http.HTTPChannel):
 
 class ApiSite(server.Site):
     """
-    The site of the session API: HTTP/1.1 connections that reject request
-    bodies beyond L{MAX_BODY_SIZE}, no tracebacks in error pages.
+    The site of the session API, with HTTP/1.1 connections that reject
+    request bodies beyond L{MAX_BODY_SIZE} and no tracebacks in error pages.
     """
 
     # A plain HTTPChannel in place of the wrapper that negotiates HTTP/2
-    # over TLS ALPN: the API serves HTTP/1.1 without TLS.
+    # over TLS ALPN, because the API serves HTTP/1.1 without TLS.
     protocol = ApiChannel  # type: ignore[assignment]
     requestFactory = ApiRequest
     displayTracebacks = False

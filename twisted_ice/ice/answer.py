@@ -1,5 +1,5 @@
 """
-Building the SDP answer of a lite ICE agent (RFC 8839, RFC 8843, RFC 3264).
+Build the SDP answer of a lite ICE agent (RFC 8839, RFC 8843, RFC 3264).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ ANSWER_DIRECTIONS = {
 
 ANSWER_SETUP = {"actpass": "passive", "active": "passive", "passive": "active"}
 """
-The DTLS role of the answer for the offer's C{a=setup} (RFC 5763, RFC 4145):
-this server waits for the client's DTLS handshake unless the offer insists on
+The DTLS role of the answer for the offer's C{a=setup} (RFC 5763, RFC 4145).
+This server waits for the client's DTLS handshake unless the offer insists on
 being passive itself. An offer without C{a=setup} is treated as C{actpass}.
 """
 
@@ -358,9 +358,12 @@ def _answered_media(
 def negotiate_bundle(offer: Offer, answer: str) -> Offer:
     """
     Return C{offer} with its streams as the caller's C{answer} negotiates
-    them: grouped by the answer's C{a=group:BUNDLE} lines, which are the
-    ones the offerer applies (RFC 8843), and without the m-lines
-    the answer rejects. Applying it to its own result changes nothing.
+    them.
+
+    The streams are grouped by the answer's C{a=group:BUNDLE} lines, because
+    those are the groups the offerer applies (RFC 8843). The m-lines that the
+    answer rejects are left out. Applying it to its own result changes
+    nothing.
 
     @raise AnswerError: C{answer} does not have one m-line per offered
         m-line or has them in another order, a BUNDLE group of the answer is
@@ -419,14 +422,14 @@ def build_answer(
     Build the SDP answer to C{offer}, with CRLF line endings.
 
     @param credentials: The local credentials of each of C{offer.streams}, in
-        the same order; with C{answer}, of each stream of
-        C{negotiate_bundle(offer, answer)}.
-    @param candidates: The component-1 candidates to advertise; component-2
+        the same order. With C{answer}, they are the credentials of each
+        stream of C{negotiate_bundle(offer, answer)}.
+    @param candidates: The component-1 candidates to advertise. Component-2
         copies are added for streams without rtcp-mux.
     @param fingerprint: The DTLS certificate fingerprint, such as
         C{"sha-256 AB:CD:..."}, or L{None} to leave it out.
-    @param answer: An answer without ICE attributes to merge into, or L{None}
-        to mirror the offer.
+    @param answer: An SDP answer without ICE attributes to merge into, or
+        L{None} to mirror the offer.
     @param origin_id: The session id of the C{o=} line.
     @param version: The session version of the C{o=} line.
     @raise AnswerError: C{answer} does not have one m-line per offered m-line,
