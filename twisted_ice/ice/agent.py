@@ -111,7 +111,7 @@ class IceAgent:
         now: float,
     ) -> Session:
         """
-        Create a session for C{offer} and build its answer.
+        Create a session for C{offer} and build its SDP answer.
 
         @param candidates: The host candidates to advertise.
         @param fingerprint: The DTLS fingerprint to put in a mirrored answer,
@@ -175,16 +175,16 @@ class IceAgent:
         Apply a new offer to a live session and build the new answer.
 
         A stream whose offered ufrag or pwd changed is an ICE restart (RFC
-        8445 section 9): it gets new local credentials and keeps accepting
+        8445 section 9). It gets new local credentials and keeps accepting
         the old ones until a check with the new ones passes. Streams are
-        matched to the offer by their mids; streams the offer no longer has
-        are closed.
+        matched to the offer by their mids, and streams the offer no longer
+        has are closed.
 
         @raise KeyError: No live session has this id.
         @raise twisted_ice.ice.sdp.OfferError: The offer is invalid or from
-            a lite agent; the session is unchanged.
+            a lite agent. The session is unchanged.
         @raise twisted_ice.ice.answer.AnswerError: C{answer} does not fit the
-            offer; the session is unchanged.
+            offer. The session is unchanged.
         """
         session = self._sessions[session_id]
         parsed = _parse_full_offer(offer)
@@ -319,12 +319,12 @@ class IceAgent:
         """
         Respond to one Binding request that arrived on C{path}.
 
-        See L{validate_check} for the tests and their error responses; a
+        L{validate_check} lists the tests and their error responses. A
         request that fails any of them changes no state. A passed check
-        refreshes consent, makes C{path} valid for its component, nominates
-        it when USE-CANDIDATE is among the protected attributes, and, when
-        it is the first with the credentials of an ICE restart, retires the
-        previous ones.
+        refreshes consent, makes C{path} valid for its component, and
+        nominates it when USE-CANDIDATE is among the protected attributes.
+        The first passed check with the credentials of an ICE restart also
+        retires the previous ones.
         """
         checked = validate_check(message, self._ufrags.get)
         if isinstance(checked, CheckOutcome):

@@ -36,7 +36,7 @@ from twisted_ice.transport.ports import (
 )
 
 MAX_DATAGRAM = 65535
-"""The largest datagram read from the socket; a UDP payload is never larger."""
+"""The maximum datagram size read from the socket. No UDP payload is larger."""
 
 _COOKIE_BYTES = MAGIC_COOKIE.to_bytes(4, "big")
 _BINDING_ERROR_RESPONSE = b"\x01\x11"
@@ -75,9 +75,9 @@ class UdpMux(DatagramProtocol):
     itself.
 
     STUN routing, per message:
-      - a Binding request with USERNAME goes to C{ice}, which answers 401 or
-        drops when the ufrag is not local; it is dropped when C{ice} is
-        L{None};
+      - a Binding request with USERNAME goes to C{ice}, which responds with
+        401 or drops it when the ufrag is not local. It is dropped when
+        C{ice} is L{None};
       - Allocate, Refresh, CreatePermission and ChannelBind requests and Send
         indications go to C{turn}, or are dropped when it is L{None};
       - a Binding request without USERNAME gets a Binding response from the
@@ -113,11 +113,11 @@ class UdpMux(DatagramProtocol):
         clock: IReactorTime | None = None,
     ) -> None:
         """
-        @param responder: the Binding responder; one without SOFTWARE by
-            default.
+        @param responder: the Binding responder. By default, one without
+            SOFTWARE.
         @param ice: the lite ICE agent, or L{None}.
         @param turn: the TURN server, or L{None}.
-        @param clock: the clock used to rate-limit failure logs; the global
+        @param clock: the clock used to rate-limit failure logs. The global
             reactor by default.
         """
         if clock is None:
@@ -207,7 +207,7 @@ class UdpMux(DatagramProtocol):
 
     def _send(self, data: bytes, addr: Address) -> None:
         """
-        Send one datagram; a failed send (a full socket buffer, an
+        Send one datagram. A failed send (a full socket buffer, an
         unreachable network) is counted as L{DropReason.SEND_FAILED} and
         logged, rate-limited.
         """
@@ -324,7 +324,7 @@ class UdpMux(DatagramProtocol):
     ) -> None:
         """
         Log the exception being handled, unless one was logged less than
-        L{FAILURE_LOG_INTERVAL} seconds ago; then only count it.
+        L{FAILURE_LOG_INTERVAL} seconds ago. In that case only count it.
 
         @param action: what failed, completing "Failed to ...".
         """
@@ -349,7 +349,7 @@ def bind_udp_socket(interface: str, port: int) -> socket.socket:
     """
     Create and bind the mux's UDP socket.
 
-    An IPv6 C{interface} gets an IPv6 socket; C{"::"} also accepts IPv4
+    An IPv6 C{interface} gets an IPv6 socket, and C{"::"} also accepts IPv4
     (dual-stack, IPV6_V6ONLY off). Binding happens here, before twistd
     starts the reactor, so that a port in use stops the process at once.
 
@@ -423,7 +423,7 @@ class UdpMuxService(AdoptedSocketService):
 
     def _stop_listening(self, port: IListeningPort) -> object:
         """
-        Stop reading datagrams; the port closes the socket.
+        Stop reading datagrams. The port closes the socket.
         """
         self.log.info("mcs-ice stopped listening on UDP")
         return port.stopListening()
