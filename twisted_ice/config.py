@@ -3,7 +3,7 @@ The C{--config FILE} option: every command-line option of a
 L{usage.Options} class, read from a TOML or INI file.
 
 The file is applied before the command line, so an option given on both
-takes the command line's value; a repeatable option given on the command
+takes the command line's value. A repeatable option given on the command
 line replaces the file's list. Options are found generically, from
 C{optParameters}, C{optFlags} and the C{opt_*} methods, so options added
 later need no change here. An unknown key or an invalid value is a
@@ -43,8 +43,9 @@ INI_SECTION = "mcs-ice"
 """The section of an INI configuration file that contains the options."""
 
 INI_SUFFIXES = frozenset({".ini", ".cfg", ".conf"})
-"""File name suffixes read as INI; C{.toml} is TOML, and any other name is
-INI when its first line that is not blank or a comment is a section header."""
+"""File name suffixes read as INI. C{.toml} is read as TOML. A file with any
+other name is read as INI when its first line that is not blank or a comment
+is a section header."""
 
 EXCLUDED_OPTIONS = frozenset({CONFIG_OPTION, "help", "version"})
 """Options that a configuration file cannot set."""
@@ -272,8 +273,8 @@ def _toml_text(value: Any) -> str:
 
 def parse_ini(path: str, text: str) -> list[ConfigEntry]:
     """
-    Parse INI options from the C{[mcs-ice]} section. Values stay strings; a
-    value of several lines is a list of its non-empty lines.
+    Parse INI options from the C{[mcs-ice]} section. Values stay strings,
+    and a value of several lines is a list of its non-empty lines.
 
     @raise usage.UsageError: for a syntax error, a duplicate key, a key
         outside the section or another section.
@@ -357,8 +358,8 @@ def command_line_options(options: usage.Options, argv: Sequence[str]) -> set[str
     """
     Return the long names of the options given in C{argv}.
 
-    @return: an empty set when C{argv} does not parse; the full parse then
-        reports the error.
+    @return: an empty set when C{argv} does not parse, because the full
+        parse then reports the error.
     """
     try:
         opts, _ = getopt.getopt(list(argv), options.shortOpt, options.longOpt)
@@ -418,7 +419,7 @@ def _scalar_text(value: Any) -> str | None:
 def _flag_value(entry: ConfigEntry) -> bool | None:
     """
     Return the flag value of C{entry}: a TOML boolean, or one of the
-    L{configparser} boolean words in INI; L{None} for anything else.
+    L{configparser} boolean words in INI. Return L{None} for anything else.
     """
     if isinstance(entry.value, bool):
         return entry.value
