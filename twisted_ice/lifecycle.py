@@ -56,7 +56,7 @@ OPERATIONS_OPTIONS = [
         None,
         str(int(DEFAULT_DRAIN_TIMEOUT)),
         "Seconds SIGTERM waits for live sessions and TURN allocations to end"
-        " before exiting; a second SIGTERM exits at once.",
+        " before exiting. A second SIGTERM exits at once.",
     ],
     [
         "alternate-server",
@@ -79,7 +79,7 @@ RELOADABLE_OPTIONS = frozenset(
         "drain-timeout",
     }
 )
-"""Options that SIGHUP applies to the running server; a change to another
+"""Options that SIGHUP applies to the running server. A change to another
 option is logged as needing a restart."""
 
 _DERIVED_OPTIONS = frozenset(
@@ -189,10 +189,12 @@ class Drain:
     ) -> None:
         """
         @param clock: the clock of the timeout and of the polls.
-        @param timeout: seconds to wait for live work at most.
-        @param live: returns the live work by kind, such as C{{"sessions": 2,
-            "allocations": 1}}; polled every C{interval} seconds.
-        @param begin: called once when the drain starts, to refuse new work.
+        @param timeout: the maximum seconds to wait for live work.
+        @param live: a callable that returns the live work by kind, such as
+            C{{"sessions": 2, "allocations": 1}}. It is polled every
+            C{interval} seconds.
+        @param begin: a callable run once when the drain starts, to reject
+            new work.
         @param interval: seconds between two polls of C{live}.
         """
         self.state = DrainState.RUNNING
@@ -208,7 +210,7 @@ class Drain:
 
     def start(self) -> Deferred[DrainEnd]:
         """
-        Start draining, once; every call returns a L{Deferred} that fires
+        Start draining, once. Every call returns a L{Deferred} that fires
         with the L{DrainEnd} when the drain is over.
         """
         if self.state is DrainState.DRAINED:
@@ -220,7 +222,7 @@ class Drain:
             self._begin()
             live = dict(self._live())
             self.log.info(
-                "Draining: no new sessions or allocations; waiting up to"
+                "Draining: no new sessions or allocations. Waiting up to"
                 " {timeout} s for {live}",
                 event="drain.started",
                 timeout=self.timeout,
@@ -439,7 +441,11 @@ class Reloader:
 
     def reload(self) -> bool:
         """
-        Reload; on any error log it and keep the settings loaded before.
+        Parse the options again and apply the reloadable ones.
+
+        When parsing fails (L{usage.UsageError} or L{SystemExit}) or applying
+        the new settings raises, log the error and keep the settings loaded
+        before.
 
         @return: whether the new settings were applied.
         """
@@ -505,8 +511,8 @@ class Reloader:
         if turn is None:
             if new.get("turn"):
                 self.log.warn(
-                    "TURN is configured now but was not at startup;"
-                    " restart to enable it",
+                    "TURN is configured now but was not at startup."
+                    " Restart to enable it",
                     event="reload.restart-needed",
                 )
             return []
@@ -603,10 +609,10 @@ class OperationsService(MultiService):
         @param tree: the services to drain.
         @param reloader: runs the reload.
         @param drain_timeout: seconds to wait for live work on stop.
-        @param alternate_server: the ALTERNATE-SERVER of 300 answers while
+        @param alternate_server: the ALTERNATE-SERVER of 300 responses while
             draining, or L{None} for 486.
-        @param reactor: the clock, C{stop} and C{callFromThread}; the global
-            reactor when L{None}.
+        @param reactor: the clock, C{stop} and C{callFromThread}, or L{None}
+            for the global reactor.
         @param install: installs a signal handler and returns the previous
             one, like L{signal.signal}; tests pass a fake.
         """
@@ -683,12 +689,12 @@ class OperationsService(MultiService):
 
     def terminate(self, name: str = "SIGTERM") -> None:
         """
-        Stop the reactor, which drains before the services stop; when
+        Stop the reactor, which drains before the services stop. When
         already draining, end the drain at once.
         """
         if self.drain.state is DrainState.RUNNING:
             self.log.info(
-                "Received {signal}: draining; send it again to exit at once",
+                "Received {signal}, draining. Send it again to exit at once",
                 event="server.stopping",
                 signal=name,
             )
