@@ -33,7 +33,7 @@ def parse_target(text: str) -> Address:
     The host must be an IP address literal, so that no name lookup happens
     while a session is created.
 
-    @raise ValueError: C{text} is not such an address; the message names it.
+    @raise ValueError: C{text} is not such an address. The message names it.
     """
     host, separator, port_text = text.rpartition(":")
     if not separator or not host:
@@ -56,10 +56,12 @@ def parse_target(text: str) -> Address:
 @dataclass(frozen=True, slots=True)
 class MediaSpec:
     """
-    The media mode of a session: what its stream handlers do with packets.
+    The media mode of a session, which sets what its stream handlers do with
+    packets.
 
     @ivar mode: C{"echo"} or C{"forward"}.
-    @ivar target: The backend UDP address of C{forward}; L{None} for C{echo}.
+    @ivar target: The backend UDP address of C{forward}, or L{None} for
+        C{echo}.
     """
 
     mode: str = "echo"
@@ -81,8 +83,8 @@ class MediaSpec:
         Build a spec from the C{media} member of a JSON request:
         C{{"mode": "echo" | "forward", "target"?: "host:port"}}.
 
-        @raise ValueError: C{value} has another shape; the message names the
-            wrong member.
+        @raise ValueError: C{value} has another shape. The message names the
+            invalid member.
         """
         if not isinstance(value, dict):
             raise ValueError("media must be a JSON object")
@@ -117,9 +119,10 @@ class ForwardPolicy:
 
     def check(self, target: Address) -> None:
         """
-        Accept C{target} or raise.
+        Check that C{target} is an allowed forward target.
 
-        @raise ValueError: C{target} is not allowed; the message gives the reason.
+        @raise ValueError: C{target} is not allowed. The message gives the
+            reason.
         """
         address = ipaddress.ip_address(target[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
@@ -131,8 +134,8 @@ class ForwardPolicy:
             raise ValueError(f"forward target {shown} is not a unicast address")
         if not any(address in network for network in self.networks):
             raise ValueError(
-                f"forward target {shown} is not in an allowed network; "
-                "the server's --forward-allow option sets them"
+                f"forward target {shown} is not in an allowed network. "
+                "The server's --forward-allow option sets them"
             )
 
 
@@ -233,7 +236,7 @@ class ForwardHandler(DatagramProtocol):
             self.packets_dropped += 1
             if self.packets_dropped == 1:
                 self.log.info(
-                    "Write to backend {host}:{port} failed: {error}; later"
+                    "Write to backend {host}:{port} failed: {error}. Later"
                     " failures of this stream are only counted",
                     host=self.target[0],
                     port=self.target[1],
@@ -252,7 +255,7 @@ class ForwardHandler(DatagramProtocol):
     def connectionRefused(self) -> None:
         """
         Count an ICMP port unreachable from the backend, which may start
-        later; only the first is logged.
+        later. Only the first is logged.
         """
         self.refusals += 1
         if self.refusals == 1:
