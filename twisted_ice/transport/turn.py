@@ -383,7 +383,7 @@ class TurnService(Service):
         if self._error_log.due():
             self.log.failure(
                 "Failed to handle a TURN request from {client}"
-                " ({suppressed} more failures since the last log)",
+                " (failures since the last log: {suppressed})",
                 failure,
                 client=path.remote,
                 suppressed=self._error_log.take_suppressed(),
@@ -439,7 +439,7 @@ class TurnService(Service):
             return
         self.log.warn(
             "TURN authentication failed ({code}) for user {username} from"
-            " {client} ({suppressed} more failures since the last log)",
+            " {client} (failures since the last log: {suppressed})",
             event="authentication.failed",
             code=code,
             username=username,
@@ -499,7 +499,7 @@ class TurnService(Service):
             return
         self.log.failure(
             "Failed to handle {what} from {source}"
-            " ({suppressed} more failures since the last log)",
+            " (failures since the last log: {suppressed})",
             what=what,
             source=source,
             suppressed=self._error_log.take_suppressed(),

@@ -332,7 +332,7 @@ class UdpMux(DatagramProtocol):
         if unlogged is None:
             return
         self.log.failure(
-            "Failed to {action} {client} ({unlogged} more failures since the last log)",
+            "Failed to {action} {client} (failures since the last log: {unlogged})",
             action=action,
             client=addr,
             unlogged=unlogged,
