@@ -275,8 +275,15 @@ class TurnService(Service):
         """
         try:
             action = self.core.peer_datagram(relay, peer, data, self._reactor.seconds())
-            if action is not None:
-                self._write(action.path, action.data)
+            if action is None:
+                return
+            # self._write, inlined: this runs for every packet from a peer.
+            path = action.path
+            writer = self.writers.get(path.transport)
+            if writer is None:
+                self.drops[TurnDropReason.NO_WRITER] += 1
+                return
+            writer.write_to(action.data, path)
         except Exception:
             self._unexpected_error("a peer datagram", peer)
 

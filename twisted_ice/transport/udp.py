@@ -6,6 +6,7 @@ the first byte of each datagram (RFC 7983, RFC 8656 section 12).
 from __future__ import annotations
 
 import enum
+import functools
 import socket
 from collections import Counter
 from collections.abc import Callable
@@ -38,6 +39,13 @@ from twisted_ice.transport.ports import (
 MAX_DATAGRAM = 65535
 """The maximum datagram size read from the socket. No UDP payload is larger."""
 
+_UDP = Transport.UDP
+# Path(...) runs the Python-level __new__ of a NamedTuple; the per-packet
+# path builds its Paths with tuple.__new__, in C.
+_new_path = cast(
+    Callable[[tuple[Transport, Address, Address]], Path],
+    functools.partial(tuple.__new__, Path),
+)
 _COOKIE_BYTES = MAGIC_COOKIE.to_bytes(4, "big")
 _BINDING_ERROR_RESPONSE = b"\x01\x11"
 
@@ -184,8 +192,15 @@ class UdpMux(DatagramProtocol):
                 # RFC 8656 channels are 0x4000-0x4FFF (RFC 7983: first byte
                 # 64-79), but RFC 5766 clients such as coturn's uclient use
                 # up to 0x7FFF. The TURN core drops channels it does not
-                # accept, so the whole range goes there.
-                self._channel_data_received(data, addr)
+                # accept, so the whole range goes there. This is the
+                # per-packet path of TURN, so _path is inlined.
+                turn = self.turn
+                if turn is None:
+                    self.drops[DropReason.NO_TURN_SERVICE] += 1
+                    return
+                if self._ipv6_socket:
+                    addr = unmap_ipv4(addr)
+                turn.channel_data_received(data, _new_path((_UDP, self.local, addr)))
             else:
                 self.drops[DropReason.UNKNOWN_FIRST_BYTE] += 1
         except Exception:
@@ -200,10 +215,17 @@ class UdpMux(DatagramProtocol):
         An IPv4 address is written as IPv4-mapped IPv6 when this socket is a
         dual-stack IPv6 socket.
         """
-        host, port = path.remote
-        if self._ipv6_socket and ":" not in host:
-            host = "::ffff:" + host
-        self._send(data, (host, port))
+        remote = path.remote
+        if self._ipv6_socket and ":" not in remote[0]:
+            remote = ("::ffff:" + remote[0], remote[1])
+        try:
+            self._write(data, remote)
+        except OSError:
+            self.drops[DropReason.SEND_FAILED] += 1
+            self._log_failure(remote, "send a datagram to")
+            return
+        self.packets_sent += 1
+        self.bytes_sent += len(data)
 
     def _send(self, data: bytes, addr: Address) -> None:
         """
@@ -225,7 +247,9 @@ class UdpMux(DatagramProtocol):
         Build the L{Path} a datagram from C{addr} arrived on, with IPv4-mapped
         IPv6 addresses written as IPv4.
         """
-        return Path(Transport.UDP, self.local, unmap_ipv4(addr))
+        if self._ipv6_socket:
+            addr = unmap_ipv4(addr)
+        return _new_path((_UDP, self.local, addr))
 
     def _stun_received(self, data: bytes, addr: Address) -> None:
         """
@@ -309,15 +333,6 @@ class UdpMux(DatagramProtocol):
             return
         if not self.ice.media_received(data, self._path(addr)):
             self.drops[DropReason.MEDIA_NOT_CHECKED] += 1
-
-    def _channel_data_received(self, data: bytes, addr: Address) -> None:
-        """
-        Hand a ChannelData message to the TURN service.
-        """
-        if self.turn is None:
-            self.drops[DropReason.NO_TURN_SERVICE] += 1
-            return
-        self.turn.channel_data_received(data, self._path(addr))
 
     def _log_failure(
         self, addr: Address, action: str = "handle a datagram from"

@@ -40,6 +40,8 @@ from twisted_ice.turn.events import (
     SendToClient,
     SendToPeer,
     TurnAction,
+    send_to_client,
+    send_to_peer,
 )
 from twisted_ice.turn.indications import encode_data_indication
 from twisted_ice.turn.methods import MethodHandlers, MethodResult, address_family
@@ -339,7 +341,7 @@ class TurnCore:
         outbound = self.nat.outbound
         if outbound:
             peer = outbound.get(peer, peer)
-        return SendToPeer(relay, peer, data)
+        return send_to_peer((relay, peer, data))
 
     def channel_data(self, data: bytes, path: Path, now: float) -> SendToPeer | None:
         """
@@ -369,7 +371,7 @@ class TurnCore:
         if permission is None or permission.due <= now:
             self.drops["no_permission"] += 1
             return None
-        return SendToPeer(channel.relay, channel.target, data[4:end])
+        return send_to_peer((channel.relay, channel.target, data[4:end]))
 
     def peer_datagram(
         self, relay: Address, peer: Address, data: bytes, now: float
@@ -408,12 +410,12 @@ class TurnCore:
             message = channel.header + length.to_bytes(2, "big") + data
             if allocation.stream:
                 message += channeldata.padding(length)
-            return SendToClient(allocation.path, message)
+            return send_to_client((allocation.path, message))
 
         if len(data) > _MAX_INDICATION_DATA:
             self.drops["too_long"] += 1
             return None
-        return SendToClient(allocation.path, encode_data_indication(peer, data))
+        return send_to_client((allocation.path, encode_data_indication(peer, data)))
 
     # --- Lifecycle --------------------------------------------------------------
 

@@ -2,14 +2,18 @@
 The results of the TURN core: data to send and allocation lifecycle events.
 
 L{SendToClient} and L{SendToPeer} are built for every relayed packet, so they
-are C{NamedTuple}s, which are cheaper to build than frozen dataclasses.
+are C{NamedTuple}s, which are cheaper to build than frozen dataclasses. The
+per-packet code builds them with L{send_to_client} and L{send_to_peer}, which
+skip the Python-level C{__new__} of a NamedTuple.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from twisted_ice.addresses import Address, Path
 
@@ -31,6 +35,23 @@ class SendToPeer(NamedTuple):
     relay: Address
     peer: Address
     data: bytes
+
+
+send_to_client = cast(
+    Callable[[tuple[Path, bytes]], SendToClient],
+    functools.partial(tuple.__new__, SendToClient),
+)
+"""
+Build a L{SendToClient} from a C{(path, data)} tuple, in C.
+"""
+
+send_to_peer = cast(
+    Callable[[tuple[Address, Address, bytes]], SendToPeer],
+    functools.partial(tuple.__new__, SendToPeer),
+)
+"""
+Build a L{SendToPeer} from a C{(relay, peer, data)} tuple, in C.
+"""
 
 
 @dataclass(frozen=True, slots=True)
