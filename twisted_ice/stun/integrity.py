@@ -5,6 +5,7 @@ the long-term credential key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import zlib
@@ -14,6 +15,13 @@ import precis_i18n
 from twisted_ice.stun.constants import FINGERPRINT_XOR, PasswordAlgorithmId
 
 _OPAQUE_STRING = precis_i18n.get_profile("OpaqueString")
+
+KEY_CACHE_SIZE = 4096
+"""
+How many long-term keys L{long_term_key} remembers. Preparing the three
+strings with OpaqueString is most of the cost of a key, and every
+authenticated TURN request needs one, so the keys of recent users are kept.
+"""
 
 
 def hmac_sha1(key: bytes, data: bytes) -> bytes:
@@ -67,6 +75,7 @@ def opaque_string(text: str, field: str = "string") -> str:
     return prepared
 
 
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
 def long_term_key(
     username: str,
     realm: str,
