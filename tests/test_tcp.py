@@ -90,6 +90,12 @@ class FakeTurn:
         assert isinstance(message, StunMessage)
         self.stun.append((message, data, path))
 
+    def send_indication_received(self, data: bytes, path: Path) -> bool:
+        """
+        Take no undecoded Send indication.
+        """
+        return False
+
     def channel_data_received(self, data: bytes, path: Path) -> None:
         """
         Record a ChannelData message.

@@ -1,15 +1,25 @@
 """
-Tests for the ChannelData codec, the Data indication encoder and the state
-tables of the TURN core.
+Tests for the ChannelData codec, the Data indication encoder, the Send
+indication parser and the state tables of the TURN core.
 """
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_ice.stun import AttributeType, MessageClass, Method, decode
+from twisted_ice.stun import (
+    AttributeType,
+    MessageClass,
+    Method,
+    StunDecodeError,
+    StunMessage,
+    decode,
+)
 from twisted_ice.turn import InvalidTransitionError, channeldata
-from twisted_ice.turn.indications import encode_data_indication
+from twisted_ice.turn.core import _send_indication_values
+from twisted_ice.turn.indications import encode_data_indication, parse_send_indication
 from twisted_ice.turn.states import (
     ALLOCATION_TRANSITIONS,
     CHANNEL_TRANSITIONS,
@@ -238,3 +248,177 @@ class DataIndicationTests(SynchronousTestCase):
         ]
         self.assertEqual(len(set(ids)), 1100)
         self.assertEqual({len(each) for each in ids}, {12})
+
+
+PEER = ("198.51.100.7", 5000)
+TRANSACTION_ID = b"\x07" * 12
+IPV4_XOR_PEER_ADDRESS = st.builds(
+    lambda port, host: b"\x00\x01" + port.to_bytes(2, "big") + host.to_bytes(4, "big"),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFFFFFF),
+)
+
+
+def send_indication(
+    *attributes: tuple[int, object], fingerprint: bool = False
+) -> bytes:
+    """
+    Encode a Send indication with C{attributes} and the general encoder.
+    """
+    message = StunMessage(
+        Method.SEND, MessageClass.INDICATION, TRANSACTION_ID, list(attributes)
+    )
+    return message.encode(fingerprint=fingerprint)
+
+
+class SendIndicationParserTests(SynchronousTestCase):
+    """
+    Tests for L{parse_send_indication}, checked against the STUN codec.
+    """
+
+    def test_common_form(self) -> None:
+        """
+        One IPv4 XOR-PEER-ADDRESS and one DATA, in either order, with or
+        without FINGERPRINT, and data of every padding length, give the peer
+        and the data.
+        """
+        for data in (b"", b"a", b"ab", b"abc", b"abcd", b"x" * 1200):
+            peer = (AttributeType.XOR_PEER_ADDRESS, PEER)
+            payload = (AttributeType.DATA, data)
+            for attributes in ((peer, payload), (payload, peer)):
+                for fingerprint in (False, True):
+                    encoded = send_indication(*attributes, fingerprint=fingerprint)
+                    self.assertEqual(parse_send_indication(encoded), (PEER, data))
+
+    def test_other_forms(self) -> None:
+        """
+        Send indications of any other form are left to the general decoder:
+        an IPv6 peer, DONT-FRAGMENT or another attribute, a second
+        XOR-PEER-ADDRESS or DATA, or no XOR-PEER-ADDRESS or no DATA.
+        """
+        peer = (AttributeType.XOR_PEER_ADDRESS, PEER)
+        payload = (AttributeType.DATA, b"ping")
+        for attributes in (
+            [(AttributeType.XOR_PEER_ADDRESS, ("2001:db8::7", 5000)), payload],
+            [peer, payload, (AttributeType.DONT_FRAGMENT, True)],
+            [peer, payload, (AttributeType.SOFTWARE, "client")],
+            [peer, payload, (AttributeType.XOR_PEER_ADDRESS, ("192.0.2.1", 1))],
+            [peer, payload, (AttributeType.DATA, b"pong")],
+            [peer],
+            [payload],
+            [],
+        ):
+            self.assertIsNone(parse_send_indication(send_indication(*attributes)))
+
+    def test_wrong_fingerprint(self) -> None:
+        """
+        A Send indication whose FINGERPRINT does not match is left to the
+        general decoder, which drops it.
+        """
+        encoded = bytearray(
+            send_indication(
+                (AttributeType.XOR_PEER_ADDRESS, PEER),
+                (AttributeType.DATA, b"ping"),
+                fingerprint=True,
+            )
+        )
+        encoded[-1] ^= 1
+        self.assertIsNone(parse_send_indication(bytes(encoded)))
+
+    def test_malformed(self) -> None:
+        """
+        A header length that does not match the datagram, a truncated
+        attribute, an attribute after FINGERPRINT, another message type and a
+        missing magic cookie all give L{None}.
+        """
+        good = send_indication(
+            (AttributeType.XOR_PEER_ADDRESS, PEER), (AttributeType.DATA, b"ping")
+        )
+        with_fingerprint = send_indication(
+            (AttributeType.XOR_PEER_ADDRESS, PEER),
+            (AttributeType.DATA, b"ping"),
+            fingerprint=True,
+        )
+        # Attributes after FINGERPRINT, with the header length fixed up.
+        trailing = with_fingerprint + b"\x00\x13\x00\x00"
+        trailing = trailing[:2] + (len(trailing) - 20).to_bytes(2, "big") + trailing[4:]
+        for data in (
+            good[:-4],
+            good + b"\x00\x00\x00\x00",
+            good[:2] + b"\x00\xff" + good[4:],
+            good[:22] + b"\xff\xff" + good[24:],
+            trailing,
+            b"\x00\x17" + good[2:],
+            good[:4] + b"\x00\x00\x00\x00" + good[8:],
+            good[:19],
+        ):
+            self.assertIsNone(parse_send_indication(data))
+
+    @given(
+        IPV4_XOR_PEER_ADDRESS,
+        st.binary(max_size=24),
+        st.booleans(),
+        st.lists(
+            st.tuples(
+                st.sampled_from([0x0012, 0x0013, 0x001A, 0x8022, 0x8028, 0x0001]),
+                st.binary(max_size=24),
+            ),
+            max_size=2,
+        ),
+        st.booleans(),
+        st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=2),
+    )
+    def test_agrees_with_general_decoder(
+        self,
+        peer: bytes,
+        payload: bytes,
+        data_first: bool,
+        extra: list[tuple[int, bytes]],
+        fingerprint: bool,
+        flips: list[tuple[int, int]],
+    ) -> None:
+        """
+        Whatever the parser accepts, the general decoder decodes with a good
+        FINGERPRINT (when there is one) to the same peer and data. The
+        messages are Send indications with an IPv4 XOR-PEER-ADDRESS and DATA,
+        sometimes other attributes, a FINGERPRINT, or bytes changed.
+        """
+        raw = [(0x0012, peer), (0x0013, payload)]
+        if data_first:
+            raw.reverse()
+        raw += extra
+        body = b"".join(
+            kind.to_bytes(2, "big")
+            + len(value).to_bytes(2, "big")
+            + value
+            + b"\x00" * (-len(value) & 3)
+            for kind, value in raw
+        )
+        header = b"\x00\x16" + len(body).to_bytes(2, "big") + b"\x21\x12\xa4\x42"
+        data = bytearray(header + TRANSACTION_ID + body)
+        if fingerprint:
+            data = bytearray(
+                decode_or_none(bytes(data), fingerprint=True) or bytes(data)
+            )
+        for position, value in flips:
+            if position < len(data):
+                data[position] = value
+        parsed = parse_send_indication(bytes(data))
+        if parsed is None:
+            return
+        message = decode(bytes(data))
+        self.assertTrue(not message.has_fingerprint or message.check_fingerprint())
+        self.assertEqual(message.method, Method.SEND)
+        self.assertEqual(message.message_class, MessageClass.INDICATION)
+        self.assertEqual(_send_indication_values(message), parsed)
+
+
+def decode_or_none(data: bytes, fingerprint: bool) -> bytes | None:
+    """
+    Re-encode C{data} with a FINGERPRINT, or return L{None} when the general
+    decoder rejects it.
+    """
+    try:
+        return decode(data).encode(fingerprint=fingerprint)
+    except (StunDecodeError, ValueError):
+        return None

@@ -523,6 +523,66 @@ class RelayTests(ServiceFixture):
         self.service.stun_received(decode(data), data, UDP_PATH)
         self.assertEqual(self.udp_reactor.bound[relay[1]].written, [(b"ping", PEER)])
 
+    def test_undecoded_send_indication_to_peer(self) -> None:
+        """
+        A Send indication of the common form, given undecoded, is taken and
+        written from the relay port, with or without FINGERPRINT.
+        """
+        relay = self.allocate()
+        self.permit()
+        for fingerprint in (False, True):
+            message = StunMessage(
+                Method.SEND,
+                MessageClass.INDICATION,
+                b"\x03" * 12,
+                [(AttributeType.XOR_PEER_ADDRESS, PEER), (AttributeType.DATA, b"ping")],
+            )
+            data = message.encode(fingerprint=fingerprint)
+            self.assertTrue(self.service.send_indication_received(data, UDP_PATH))
+        self.assertEqual(
+            self.udp_reactor.bound[relay[1]].written, [(b"ping", PEER)] * 2
+        )
+
+    def test_undecoded_send_indication_without_permission(self) -> None:
+        """
+        An undecoded Send indication to a peer without permission is taken
+        and dropped, and counted by the core.
+        """
+        relay = self.allocate()
+        message = StunMessage(
+            Method.SEND,
+            MessageClass.INDICATION,
+            b"\x04" * 12,
+            [(AttributeType.XOR_PEER_ADDRESS, PEER), (AttributeType.DATA, b"ping")],
+        )
+        self.assertTrue(
+            self.service.send_indication_received(message.encode(), UDP_PATH)
+        )
+        self.assertEqual(self.udp_reactor.bound[relay[1]].written, [])
+        self.assertEqual(self.service.core.drops["no_permission"], 1)
+
+    def test_undecoded_send_indication_other_form(self) -> None:
+        """
+        A Send indication of another form (here with DONT-FRAGMENT) is not
+        taken undecoded, and nothing is sent.
+        """
+        relay = self.allocate()
+        self.permit()
+        message = StunMessage(
+            Method.SEND,
+            MessageClass.INDICATION,
+            b"\x05" * 12,
+            [
+                (AttributeType.XOR_PEER_ADDRESS, PEER),
+                (AttributeType.DATA, b"ping"),
+                (AttributeType.DONT_FRAGMENT, True),
+            ],
+        )
+        self.assertFalse(
+            self.service.send_indication_received(message.encode(), UDP_PATH)
+        )
+        self.assertEqual(self.udp_reactor.bound[relay[1]].written, [])
+
     def test_channel_data_both_ways(self) -> None:
         """
         After ChannelBind, ChannelData goes to the peer and the peer's

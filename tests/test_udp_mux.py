@@ -102,16 +102,29 @@ class FakeTurn:
     A TURN service that records what the mux hands it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, parses_send_indications: bool = False) -> None:
+        """
+        @param parses_send_indications: what L{send_indication_received}
+            returns: whether this service takes undecoded Send indications.
+        """
         self.stun: list[tuple[IStunMessage, bytes, Path]] = []
+        self.send_indications: list[tuple[bytes, Path]] = []
         self.channel_data: list[tuple[bytes, Path]] = []
         self.closed: list[Path] = []
+        self.parses_send_indications = parses_send_indications
 
     def stun_received(self, message: IStunMessage, data: bytes, path: Path) -> None:
         """
         Record a STUN message.
         """
         self.stun.append((message, data, path))
+
+    def send_indication_received(self, data: bytes, path: Path) -> bool:
+        """
+        Record an undecoded Send indication, and say whether it was taken.
+        """
+        self.send_indications.append((data, path))
+        return self.parses_send_indications
 
     def channel_data_received(self, data: bytes, path: Path) -> None:
         """
@@ -155,6 +168,12 @@ class BrokenService:
         Raise.
         """
         raise ZeroDivisionError("channel data")
+
+    def send_indication_received(self, data: bytes, path: Path) -> bool:
+        """
+        Raise.
+        """
+        raise ZeroDivisionError("send indication")
 
     def path_closed(self, path: Path) -> None:
         """
@@ -650,6 +669,49 @@ class RoutingTests(MuxTestCase):
             {path for _, _, path in turn.stun}, {Path(Transport.UDP, LOCAL, CLIENT)}
         )
         self.assertEqual(transport.written, [])
+
+    def test_send_indication_undecoded(self) -> None:
+        """
+        A Send indication goes to the TURN service undecoded first, with its
+        path. When the service takes it, the mux does not decode it.
+        """
+        turn = FakeTurn(parses_send_indications=True)
+        mux, transport = self.make_mux(turn=turn)
+        data = message(Method.SEND, MessageClass.INDICATION).encode()
+        mux.datagramReceived(data, CLIENT)
+        self.assertEqual(
+            turn.send_indications, [(data, Path(Transport.UDP, LOCAL, CLIENT))]
+        )
+        self.assertEqual(turn.stun, [])
+        self.assertEqual(sum(mux.drops.values()), 0)
+
+    def test_send_indication_decoded_when_not_taken(self) -> None:
+        """
+        A Send indication that the TURN service does not take undecoded is
+        decoded and passed to its C{stun_received}.
+        """
+        turn = FakeTurn(parses_send_indications=False)
+        mux, transport = self.make_mux(turn=turn)
+        data = message(Method.SEND, MessageClass.INDICATION).encode()
+        mux.datagramReceived(data, CLIENT)
+        self.assertEqual(len(turn.send_indications), 1)
+        self.assertEqual([m.method for m, _, _ in turn.stun], [Method.SEND])
+
+    def test_only_send_indications_undecoded(self) -> None:
+        """
+        Requests and other indications never reach
+        C{send_indication_received}.
+        """
+        turn = FakeTurn(parses_send_indications=True)
+        mux, transport = self.make_mux(ice=FakeIce(), turn=turn)
+        for method, message_class in [
+            (Method.ALLOCATE, MessageClass.REQUEST),
+            (Method.SEND, MessageClass.REQUEST),
+            (Method.DATA, MessageClass.INDICATION),
+            (Method.BINDING, MessageClass.INDICATION),
+        ]:
+            mux.datagramReceived(message(method, message_class).encode(), CLIENT)
+        self.assertEqual(turn.send_indications, [])
 
     def test_turn_requests_without_turn_dropped(self) -> None:
         """

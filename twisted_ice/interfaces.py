@@ -183,6 +183,16 @@ class ITurnService(IStunService):
         are ignored.
         """
 
+    def send_indication_received(data: bytes, path: Path) -> bool:
+        """
+        Relay a Send indication that arrived on C{path}, given undecoded, when
+        it has the common form that the TURN service parses without the
+        general decoder. Never raises.
+
+        @return: L{True} when it was handled (relayed or dropped), L{False}
+            when the caller must decode it and pass it to C{stun_received}.
+        """
+
     def path_closed(path: Path) -> None:
         """
         Release the allocation and state of C{path}, because its TCP or TLS

@@ -52,6 +52,7 @@ from twisted_ice.turn import (
     TurnCore,
     channeldata,
 )
+from twisted_ice.turn.indications import parse_send_indication
 
 LOG_INTERVAL = 10.0
 """
@@ -254,6 +255,27 @@ class TurnService(Service):
                 self._relays.send(action.relay, action.peer, action.data)
         except Exception:
             self._unexpected_error("ChannelData", path)
+
+    def send_indication_received(self, data: bytes, path: Path) -> bool:
+        """
+        Relay a Send indication of the common form from C{path} to its peer,
+        without the general decoder. Never raises.
+
+        @return: whether it had that form; when not, the caller decodes it and
+            calls L{stun_received}.
+        """
+        try:
+            values = parse_send_indication(data)
+            if values is None:
+                return False
+            action = self.core.send_data(
+                values[0], values[1], path, self._reactor.seconds()
+            )
+            if action is not None:
+                self._relays.send(action.relay, action.peer, action.data)
+        except Exception:
+            self._unexpected_error("a Send indication", path)
+        return True
 
     def path_closed(self, path: Path) -> None:
         """

@@ -48,6 +48,8 @@ _new_path = cast(
 )
 _COOKIE_BYTES = MAGIC_COOKIE.to_bytes(4, "big")
 _BINDING_ERROR_RESPONSE = b"\x01\x11"
+_SEND_INDICATION_LOW = 0x16
+"""The second byte of a Send indication's message type, 0x0016."""
 
 _TURN_REQUESTS = frozenset(
     {Method.ALLOCATE, Method.REFRESH, Method.CREATE_PERMISSION, Method.CHANNEL_BIND}
@@ -259,6 +261,17 @@ class UdpMux(DatagramProtocol):
             # An RFC 3489 client's message, or not STUN at all. This server
             # does not respond to RFC 3489 clients.
             self.drops[DropReason.NO_MAGIC_COOKIE] += 1
+            return
+        turn = self.turn
+        if (
+            data[1] == _SEND_INDICATION_LOW
+            and data[0] == 0
+            and turn is not None
+            and turn.send_indication_received(data, self._path(addr))
+        ):
+            # A Send indication of the common form, relayed without the
+            # general decoder: this is the per-packet path of TURN clients
+            # that use no channel.
             return
         try:
             message = decode(data)

@@ -313,14 +313,28 @@ class TurnCore:
             self.drops["bad_indication"] += 1
             return None
 
-        allocation = self._table.by_path.get(path)
-        if allocation is None:
+        if self._table.by_path.get(path) is None:
             self.drops["no_allocation"] += 1
             return None
 
         peer, data = _send_indication_values(message)
         if peer is None or data is None:
             self.drops["bad_indication"] += 1
+            return None
+        return self.send_data(peer, data, path, now)
+
+    def send_data(
+        self, peer: Address, data: bytes, path: Path, now: float
+    ) -> SendToPeer | None:
+        """
+        Relay C{data} from the client of C{path} to C{peer}: the values of a
+        Send indication, which the adapter parsed with
+        L{twisted_ice.turn.indications.parse_send_indication}. Return
+        L{None} when it is dropped.
+        """
+        allocation = self._table.by_path.get(path)
+        if allocation is None:
+            self.drops["no_allocation"] += 1
             return None
 
         host, port = peer
