@@ -1,10 +1,14 @@
 """
-The per-packet codec of TURN indications: a fast encoder for the Data
-indications that carry peer datagrams to a client without a channel (RFC 8656
-section 11.3), and a fast parser for the Send indications that carry a
-client's datagrams to a peer (section 11.2). The codec's general encoder and
-decoder do the same in about three times the time, and these run once per
-relayed packet.
+The per-packet codec of TURN indications, used once per relayed packet when
+a client uses no channel.
+
+  - A fast encoder for the Data indications that carry peer datagrams to a
+    client (RFC 8656 section 11.3). The codec's general encoder takes about
+    three times as long.
+  - A fast parser for the Send indications that carry a client's datagrams to
+    a peer (section 11.2). The general decoder, with the FINGERPRINT check
+    and the attribute search, takes 2.1 to 2.5 times as long (C{timeit},
+    CPython 3.11, 100 bytes of data).
 """
 
 from __future__ import annotations
@@ -121,16 +125,16 @@ def encode_data_indication(peer: Address, data: bytes) -> bytes:
 
 def parse_send_indication(data: bytes) -> tuple[Address, bytes] | None:
     """
-    Return the peer and the data of a Send indication of the form that
-    clients send: one IPv4 XOR-PEER-ADDRESS and one DATA, in either order,
-    optionally followed by a valid FINGERPRINT, and nothing else.
+    Return the peer and the data of a Send indication in the usual form: one
+    IPv4 XOR-PEER-ADDRESS and one DATA, in either order, then an optional
+    FINGERPRINT that must match, and no other attribute.
 
-    Any other message returns L{None}: one of another form (an IPv6 peer,
-    more attributes, DONT-FRAGMENT, a duplicate), a malformed one, or one
-    whose FINGERPRINT is wrong. The caller then decodes it with the general
-    decoder, which applies every rule of RFC 8489 and RFC 8656 to it. So this
-    parser never accepts a message that the general path would drop, and it
-    returns what the general path would relay.
+    Any other message gives L{None}: another form (an IPv6 peer, DONT-FRAGMENT
+    or another attribute, a repeated attribute), a malformed message, or a
+    wrong FINGERPRINT. The caller then decodes it with the general decoder,
+    which applies all the rules of RFC 8489 and RFC 8656. A test checks that
+    whatever this parser accepts, the general decoder accepts with the same
+    peer and data.
     """
     end = len(data)
     if (
@@ -166,8 +170,8 @@ def parse_send_indication(data: bytes) -> tuple[Address, bytes] | None:
                 return None
             payload = data[start:after]
         elif kind == _FINGERPRINT:
-            # FINGERPRINT comes last (RFC 8489 section 14.7) and covers the
-            # message up to its own attribute header.
+            # FINGERPRINT is the last attribute (RFC 8489 section 14.7). Its
+            # CRC covers the message up to its own attribute header.
             if length != 4 or after != end:
                 return None
             expected = zlib.crc32(data[:offset]) ^ FINGERPRINT_XOR
