@@ -10,6 +10,13 @@ the loopback echo peer (C{turnutils_peer}) allowed. For each server it:
     round-trip time from uclient's summary, and the server's CPU time per
     relayed packet (user plus system time from C{/proc/PID/stat}; each
     message is relayed twice, to the peer and back);
+  - before that load, runs uclient once more with the same clients and only
+    C{--short-messages} messages each. The difference between the CPU time
+    of the two runs, divided by the difference in relayed packets, is the
+    marginal CPU time per relayed packet: what relaying costs once the
+    allocations exist, without the requests that create and delete them
+    (allocation, authentication, permissions, channels) and without the
+    idle seconds that uclient waits at the end;
   - creates allocations from as many client sockets, a window at a time,
     and prints allocations per second and the resident memory (VmRSS) added
     per allocation.
@@ -17,7 +24,8 @@ the loopback echo peer (C{turnutils_peer}) allowed. For each server it:
 Run from the repository root::
 
     python -m benchmarks.turn [--clients 10] [--messages 500] [--size 100]
-        [--interval 10] [--allocations 500] [--rounds 2] [--send-indications]
+        [--interval 10] [--allocations 500] [--rounds 3] [--short-messages 50]
+        [--send-indications]
 
 With the defaults a run takes well under two minutes.
 """
@@ -85,6 +93,8 @@ class TurnResult:
     uclient: UclientResult
     cpu_seconds: float
     cpu_ns: int
+    short_uclient: UclientResult
+    short_cpu_ns: int
     allocations: int
     allocation_seconds: float
     rss_kib_added: int
@@ -110,6 +120,15 @@ class TurnResult:
         nanosecond counters.
         """
         return self.cpu_ns / max(1, self.relayed) / 1e3
+
+    @property
+    def marginal_us_per_packet(self) -> float:
+        """
+        Server CPU microseconds per relayed packet beyond those of the short
+        run, from the scheduler's counters: the cost of relaying alone.
+        """
+        short = self.short_uclient.sent + self.short_uclient.received
+        return (self.cpu_ns - self.short_cpu_ns) / max(1, self.relayed - short) / 1e3
 
     @property
     def allocations_per_second(self) -> float:
@@ -234,12 +253,19 @@ def measure(
     """
     server.start(lambda: answers(server.port, BINDING_REQUEST))
     try:
+        flags = ["-s"] if arguments.send_indications else []
+        short_load = argparse.Namespace(**vars(arguments))
+        short_load.messages = arguments.short_messages
+        short_argv = uclient_load_command(
+            uclient, server.port, peer.address, short_load, flags
+        )
+        before_ns = process_cpu_ns(server.pid)
+        short_result = run_uclient(short_argv)
+        short_cpu_ns = process_cpu_ns(server.pid) - before_ns
+        assert isinstance(short_result, UclientResult)
+
         argv = uclient_load_command(
-            uclient,
-            server.port,
-            peer.address,
-            arguments,
-            ["-s"] if arguments.send_indications else [],
+            uclient, server.port, peer.address, arguments, flags
         )
         before, before_ns = server.cpu_seconds(), process_cpu_ns(server.pid)
         result = run_uclient(argv)
@@ -256,25 +282,37 @@ def measure(
             sock.close()
     finally:
         server.stop()
-    return TurnResult(server.name, result, cpu, cpu_ns, created, seconds, rss_added)
+    return TurnResult(
+        server.name,
+        result,
+        cpu,
+        cpu_ns,
+        short_result,
+        short_cpu_ns,
+        created,
+        seconds,
+        rss_added,
+    )
 
 
 def print_results(
     rounds: list[list[TurnResult]], arguments: argparse.Namespace
 ) -> None:
     """
-    Print one row per server and round, the medians and the CPU ratio.
+    Print one row per server and round, the medians and the CPU ratios.
     """
     print(f"machine: {machine_description()}")
     print(
         f"load: {arguments.clients} clients x {arguments.messages} messages of"
-        f" {arguments.size} bytes every {arguments.interval} ms;"
+        f" {arguments.size} bytes every {arguments.interval} ms"
+        f" (short run: {arguments.short_messages} messages);"
         f" {arguments.allocations} allocations;"
         f" {'Send indications' if arguments.send_indications else 'channels'}"
     )
     print(
         f"{'round':>5} {'server':<8} {'sent':>6} {'lost':>5} {'rtt ms':>7}"
-        f" {'us/pkt stat':>11} {'schedstat':>9} {'alloc/s':>8} {'KiB/alloc':>9}"
+        f" {'us/pkt stat':>11} {'schedstat':>9} {'marginal':>8}"
+        f" {'alloc/s':>8} {'KiB/alloc':>9}"
     )
     by_name: dict[str, list[TurnResult]] = {}
     for number, results in enumerate(rounds, start=1):
@@ -285,6 +323,7 @@ def print_results(
                 f" {result.uclient.lost:>5} {result.uclient.round_trip_ms:>7.3f}"
                 f" {result.cpu_us_per_packet:>11.1f}"
                 f" {result.schedstat_us_per_packet:>9.1f}"
+                f" {result.marginal_us_per_packet:>8.1f}"
                 f" {result.allocations_per_second:>8.0f}"
                 f" {result.kib_per_allocation:>9.2f}"
             )
@@ -292,16 +331,21 @@ def print_results(
         name: (
             statistics.median(r.cpu_us_per_packet for r in results),
             statistics.median(r.schedstat_us_per_packet for r in results),
+            statistics.median(r.marginal_us_per_packet for r in results),
         )
         for name, results in by_name.items()
     }
-    for name, (stat, schedstat) in medians.items():
-        print(f"median {name}: {stat:.1f} us (stat), {schedstat:.1f} us (schedstat)")
+    for name, (stat, schedstat, marginal) in medians.items():
+        print(
+            f"median {name}: {stat:.1f} us (stat), {schedstat:.1f} us (schedstat),"
+            f" {marginal:.1f} us (marginal)"
+        )
     if "coturn" in medians and "mcs-ice" in medians:
         coturn, mcs = medians["coturn"], medians["mcs-ice"]
         print(
             "CPU per relayed packet, mcs-ice / coturn:"
-            f" {mcs[0] / coturn[0]:.2f} (stat), {mcs[1] / coturn[1]:.2f} (schedstat)"
+            f" {mcs[0] / coturn[0]:.2f} (stat), {mcs[1] / coturn[1]:.2f} (schedstat),"
+            f" {mcs[2] / coturn[2]:.2f} (marginal)"
         )
 
 
@@ -320,7 +364,13 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         "--allocations", type=int, default=500, help="allocations to create"
     )
     parser.add_argument(
-        "--rounds", type=int, default=2, help="rounds, alternating the servers"
+        "--rounds", type=int, default=3, help="rounds, alternating the servers"
+    )
+    parser.add_argument(
+        "--short-messages",
+        type=int,
+        default=50,
+        help="uclient -n of the short run that the marginal figure subtracts",
     )
     parser.add_argument(
         "--send-indications",
@@ -332,7 +382,13 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         choices=["coturn", "mcs-ice"],
         help="measure one server only",
     )
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if not 0 < arguments.short_messages < arguments.messages:
+        parser.error(
+            f"invalid --short-messages {arguments.short_messages}: expected at"
+            f" least 1 and fewer than --messages ({arguments.messages})"
+        )
+    return arguments
 
 
 def main(argv: Sequence[str]) -> int:

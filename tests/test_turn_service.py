@@ -36,6 +36,7 @@ from twisted_ice.stun import (
 from twisted_ice.transport import turn as turn_module
 from twisted_ice.transport.relay import UdpRelayAllocator
 from twisted_ice.transport.turn import TurnDropReason, TurnService, build_turn_service
+from twisted_ice.transport.udp import UdpMux
 from twisted_ice.turn import PeerPolicy, TurnConfig, TurnCore, channeldata
 
 REALM = "example.org"
@@ -1128,7 +1129,7 @@ class RelayNatWarningTests(SynchronousTestCase):
         events: list[LogEvent] = []
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
-        tap.build_turn(parse(*argv), MultiService(), RecordingWriter())
+        tap.build_turn(parse(*argv), MultiService(), UdpMux(clock=Clock()))
         return [
             formatEvent(event)
             for event in events

@@ -36,6 +36,7 @@ from twisted_ice.media import (
 )
 from twisted_ice.media.handlers import DEFAULT_FORWARD_NETWORKS
 from twisted_ice.stun.binding import BindingResponder
+from twisted_ice.transport.batching import SendBatch
 from twisted_ice.transport.ice import IceService, default_public_addresses
 from twisted_ice.transport.tcp import TCP_OPTIONS, build_tcp_mux, check_tcp_options
 from twisted_ice.transport.udp import (
@@ -370,7 +371,9 @@ def build_udp_mux(options: Options, parent: MultiService) -> UdpMux:
             f"{PROGRAM}: cannot listen on UDP {interface} port {port}:"
             f" {error.strerror or error}"
         ) from None
-    mux = UdpMux(responder=BindingResponder(software=options["software"]))
+    mux = UdpMux(
+        responder=BindingResponder(software=options["software"]), batch=SendBatch()
+    )
     UdpMuxService(sock, mux).setServiceParent(parent)  # type: ignore[no-untyped-call]
     return mux
 
@@ -516,15 +519,16 @@ def build_ice(
 
 
 def build_turn(
-    options: Options, parent: MultiService, writer: IPathWriter
+    options: Options, parent: MultiService, mux: UdpMux
 ) -> ITurnService | None:
     """
-    Build the TURN server that sends through C{writer}, or return L{None}
-    when no TURN user or REST secret is configured.
+    Build the TURN server that sends to clients through C{mux}, and to peers
+    in the same batches as C{mux}. Return L{None} when no TURN user or REST
+    secret is configured.
     """
     from twisted_ice.transport.turn import build_turn_service
 
-    turn = build_turn_service(options, parent, writer)
+    turn = build_turn_service(options, parent, mux, batch=mux.batch)
     if turn is not None and relay_public_ip_missing(options):
         log.warn(
             "TURN relay address {relay_ip} is none of the --public-ip addresses"

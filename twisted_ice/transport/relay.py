@@ -31,6 +31,7 @@ from zope.interface import implementer
 from twisted_ice.addresses import Address
 from twisted_ice.interfaces import IRelayAllocator
 from twisted_ice.stun import AddressFamily
+from twisted_ice.transport.batching import SendBatch
 
 DEFAULT_PORTS = range(49152, 65536)
 """
@@ -180,6 +181,25 @@ class _RelaySocket:
             return
         receiver(self.relay, source, data)
 
+    def send(self, data: bytes, peer: Address) -> None:
+        """
+        Send C{data} to C{peer} now. A datagram that the socket rejects is
+        dropped and counted.
+        """
+        allocator = self._allocator
+        # The socket's own sendto: this is the per-packet path, and
+        # Port.write would check the address again on every call.
+        try:
+            self.socket.sendto(data, peer)
+        except OSError as error:
+            if error.errno == errno.EMSGSIZE:
+                allocator.drops[RelayDropReason.TOO_LARGE] += 1
+            else:
+                allocator.drops[RelayDropReason.WRITE_FAILED] += 1
+        else:
+            allocator.packets_sent += 1
+            allocator.bytes_sent += len(data)
+
     def connectionLost(self, reason: Failure) -> None:
         """
         Release the port: the reactor stopped watching it after an error.
@@ -248,6 +268,8 @@ class UdpRelayAllocator:
     @ivar ports: the bound relay ports by relay address, held ports
         included.
     @ivar held: the ports bound for a RESERVATION-TOKEN, not yet taken.
+    @ivar batch: the L{SendBatch} that sends to peers at the end of each
+        reactor iteration, or L{None} when each datagram is sent at once.
     @ivar packets_received: datagrams received from peers.
     @ivar bytes_received: the bytes of those datagrams.
     @ivar packets_sent: datagrams sent to peers.
@@ -264,6 +286,7 @@ class UdpRelayAllocator:
         rng: random.Random | None = None,
         attempts: int = BIND_ATTEMPTS,
         socket_factory: SocketFactory = udp_socket,
+        batch: SendBatch | None = None,
     ) -> None:
         """
         @param relay_hosts: the addresses to bind relay ports on, at most one
@@ -274,6 +297,8 @@ class UdpRelayAllocator:
             so peers cannot predict the next relay port.
         @param attempts: how many ports one reservation tries.
         @param socket_factory: makes the relay sockets; tests pass fakes.
+        @param batch: the batch that holds datagrams to peers until the end
+            of the reactor iteration, or L{None} to send each one at once.
 
         @raise ValueError: when a host is not an IP address, or two hosts
             have the same IP version.
@@ -296,8 +321,8 @@ class UdpRelayAllocator:
             self._pools[host] = _PortPool(ports, rng)
         self.ports: dict[Address, _RelaySocket] = {}
         self.held: set[Address] = set()
-        self._sockets: dict[Address, DatagramSocket] = {}
         self.receiver: PeerReceiver | None = None
+        self.batch = batch
         self.drops: Counter[RelayDropReason] = Counter()
         self.packets_received = 0
         self.bytes_received = 0
@@ -365,32 +390,26 @@ class UdpRelayAllocator:
         relay_socket = self.ports.pop(address, None)
         if relay_socket is None:
             return
-        del self._sockets[address]
         self.held.discard(address)
         self._close(relay_socket)
         self._pools[address[0]].give_back(address[1])
 
     def send(self, relay: Address, peer: Address, data: bytes) -> None:
         """
-        Send C{data} from the relay port C{relay} to C{peer}. Datagrams for an
-        unknown relay or that the socket rejects are dropped and counted.
+        Send C{data} from the relay port C{relay} to C{peer}, at the end of
+        the reactor iteration when the allocator has a L{batch}. Datagrams
+        for an unknown relay or that the socket rejects are dropped and
+        counted.
         """
-        sock = self._sockets.get(relay)
-        if sock is None:
+        relay_socket = self.ports.get(relay)
+        if relay_socket is None:
             self.drops[RelayDropReason.UNKNOWN_RELAY] += 1
             return
-        # The socket's own sendto: this is the per-packet path, and
-        # Port.write would check the address again on every call.
-        try:
-            sock.sendto(data, peer)
-        except OSError as error:
-            if error.errno == errno.EMSGSIZE:
-                self.drops[RelayDropReason.TOO_LARGE] += 1
-            else:
-                self.drops[RelayDropReason.WRITE_FAILED] += 1
+        batch = self.batch
+        if batch is None:
+            relay_socket.send(data, peer)
         else:
-            self.packets_sent += 1
-            self.bytes_sent += len(data)
+            batch.add(relay_socket.send, data, peer)
 
     def peer_datagram(self, relay: Address, peer: Address, data: bytes) -> None:
         """
@@ -424,7 +443,6 @@ class UdpRelayAllocator:
             return None
         held = self._bind(host, port + 1)
         if held is None:
-            del self._sockets[relay]
             self._close(self.ports.pop(relay))
             pool.give_back(port + 1)
             return None
@@ -445,7 +463,6 @@ class UdpRelayAllocator:
         relay_socket = _RelaySocket(sock, relay, self)
         self._reactor.addReader(relay_socket)
         self.ports[relay] = relay_socket
-        self._sockets[relay] = sock
         return relay
 
     def _close(self, relay_socket: _RelaySocket) -> None:

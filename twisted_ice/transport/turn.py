@@ -38,6 +38,7 @@ from twisted_ice.interfaces import (
     ITurnService,
 )
 from twisted_ice.stun import AttributeType, MessageClass, Method, StunMessage, decode
+from twisted_ice.transport.batching import SendBatch
 from twisted_ice.transport.relay import PeerReceiver, UdpRelayAllocator
 from twisted_ice.turn import (
     AllocationCreated,
@@ -586,11 +587,18 @@ def build_credential_store(
 
 
 def build_turn_service(
-    options: Mapping[str, Any], parent: MultiService, writer: IPathWriter
+    options: Mapping[str, Any],
+    parent: MultiService,
+    writer: IPathWriter,
+    batch: SendBatch | None = None,
 ) -> TurnService | None:
     """
     Build the TURN service of C{twistd mcs-ice} from its checked options, and
     add it (and the SIGHUP reload of a users file) to C{parent}.
+
+    @param writer: sends to clients over UDP.
+    @param batch: holds the datagrams to peers until the end of the reactor
+        iteration, or L{None} to send each one at once.
 
     @return: the service, or L{None} when TURN is not enabled.
     @raise SystemExit: when the users file has become unreadable.
@@ -602,7 +610,9 @@ def build_turn_service(
     except UsersFileError as error:
         raise SystemExit(f"twistd mcs-ice: invalid --users: {error}") from None
 
-    relays = UdpRelayAllocator([options["relay-ip"]], options["relay-ports"])
+    relays = UdpRelayAllocator(
+        [options["relay-ip"]], options["relay-ports"], batch=batch
+    )
     config = TurnConfig(
         realm=options["realm"],
         nonce_lifetime=options["nonce-lifetime"],

@@ -30,6 +30,7 @@ from twisted_ice.stun import (
     decode,
 )
 from twisted_ice.stun.binding import BindingResponder, unmap_ipv4
+from twisted_ice.transport.batching import SendBatch
 from twisted_ice.transport.ports import (
     AdoptedSocketService,
     RateLimit,
@@ -101,6 +102,8 @@ class UdpMux(DatagramProtocol):
 
     @ivar ice: the lite ICE agent, or L{None}.
     @ivar turn: the TURN server, or L{None}.
+    @ivar batch: the L{SendBatch} that sends at the end of each reactor
+        iteration, or L{None} when each datagram is sent at once.
     @ivar responder: the plain Binding responder.
     @ivar drops: the number of dropped datagrams by L{DropReason}.
     @ivar answered: the number of requests this mux answered itself, by kind
@@ -121,6 +124,7 @@ class UdpMux(DatagramProtocol):
         ice: IIceService | None = None,
         turn: ITurnService | None = None,
         clock: IReactorTime | None = None,
+        batch: SendBatch | None = None,
     ) -> None:
         """
         @param responder: the Binding responder. By default, one without
@@ -129,6 +133,8 @@ class UdpMux(DatagramProtocol):
         @param turn: the TURN server, or L{None}.
         @param clock: the clock used to rate-limit failure logs. The global
             reactor by default.
+        @param batch: the batch that holds datagrams until the end of the
+            reactor iteration, or L{None} to send each one at once.
         """
         if clock is None:
             from twisted.internet import reactor
@@ -138,6 +144,7 @@ class UdpMux(DatagramProtocol):
         self.responder = responder if responder is not None else BindingResponder()
         self.ice = ice
         self.turn = turn
+        self.batch = batch
         self.drops: Counter[DropReason] = Counter()
         self.answered: Counter[str] = Counter()
         self.local: Address = ("", 0)
@@ -220,18 +227,26 @@ class UdpMux(DatagramProtocol):
         remote = path.remote
         if self._ipv6_socket and ":" not in remote[0]:
             remote = ("::ffff:" + remote[0], remote[1])
-        try:
-            self._write(data, remote)
-        except OSError:
-            self.drops[DropReason.SEND_FAILED] += 1
-            self._log_failure(remote, "send a datagram to")
-            return
-        self.packets_sent += 1
-        self.bytes_sent += len(data)
+        batch = self.batch
+        if batch is None:
+            self._send_now(data, remote)
+        else:
+            batch.add(self._send_now, data, remote)
 
     def _send(self, data: bytes, addr: Address) -> None:
         """
-        Send one datagram. A failed send (a full socket buffer, an
+        Send one datagram, at the end of the reactor iteration when the mux
+        has a L{batch}.
+        """
+        batch = self.batch
+        if batch is None:
+            self._send_now(data, addr)
+        else:
+            batch.add(self._send_now, data, addr)
+
+    def _send_now(self, data: bytes, addr: Address) -> None:
+        """
+        Send one datagram now. A failed send (a full socket buffer, an
         unreachable network) is counted as L{DropReason.SEND_FAILED} and
         logged, rate-limited.
         """
@@ -451,7 +466,10 @@ class UdpMuxService(AdoptedSocketService):
 
     def _stop_listening(self, port: IListeningPort) -> object:
         """
-        Stop reading datagrams. The port closes the socket.
+        Send what the batch holds, then stop reading datagrams. The port
+        closes the socket.
         """
+        if self.mux.batch is not None:
+            self.mux.batch.flush()
         self.log.info("mcs-ice stopped listening on UDP")
         return port.stopListening()
