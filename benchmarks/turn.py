@@ -27,7 +27,7 @@ Run from the repository root::
         [--interval 10] [--allocations 500] [--rounds 3] [--short-messages 50]
         [--send-indications]
 
-With the defaults a run takes well under two minutes.
+With the defaults a run takes about two and a half minutes.
 """
 
 from __future__ import annotations
