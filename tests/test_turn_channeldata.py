@@ -387,6 +387,7 @@ class SendIndicationParserTests(SynchronousTestCase):
         if data_first:
             raw.reverse()
         raw += extra
+
         body = b"".join(
             kind.to_bytes(2, "big")
             + len(value).to_bytes(2, "big")
@@ -403,6 +404,7 @@ class SendIndicationParserTests(SynchronousTestCase):
         for position, value in flips:
             if position < len(data):
                 data[position] = value
+
         parsed = parse_send_indication(bytes(data))
         if parsed is None:
             return

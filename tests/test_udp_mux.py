@@ -121,7 +121,7 @@ class FakeTurn:
 
     def send_indication_received(self, data: bytes, path: Path) -> bool:
         """
-        Record an undecoded Send indication, and say whether it was taken.
+        Record an undecoded Send indication, and return whether it was taken.
         """
         self.send_indications.append((data, path))
         return self.parses_send_indications
