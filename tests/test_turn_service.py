@@ -867,14 +867,31 @@ class TurnOptionsTests(SynchronousTestCase):
         """
         Without C{--relay-ip}, relay ports are on the C{--interface} address.
         """
-        self.assertEqual(parse(*TURN_ON)["relay-ip"], "127.0.0.1")
+        self.assertEqual(parse(*TURN_ON)["relay-ip"], ["127.0.0.1"])
 
     def test_relay_ip_given(self) -> None:
         """
         C{--relay-ip} sets the relay address.
         """
         options = parse(*TURN_ON, "--relay-ip", "127.0.0.2")
-        self.assertEqual(options["relay-ip"], "127.0.0.2")
+        self.assertEqual(options["relay-ip"], ["127.0.0.2"])
+
+    def test_relay_ip_both_versions(self) -> None:
+        """
+        C{--relay-ip} given once for each IP version sets an IPv4 and an IPv6
+        relay address, normalized.
+        """
+        options = parse(*TURN_ON, "--relay-ip", "127.0.0.2", "--relay-ip", "::0:1")
+        self.assertEqual(options["relay-ip"], ["127.0.0.2", "::1"])
+
+    def test_relay_ip_two_of_one_version(self) -> None:
+        """
+        Two C{--relay-ip} addresses of one IP version are rejected.
+        """
+        message = exit_message(
+            *TURN_ON, "--relay-ip", "127.0.0.2", "--relay-ip", "127.0.0.3"
+        )
+        self.assertIn("invalid --relay-ip '127.0.0.3': a second IPv4 address", message)
 
     def test_relay_ip_machine_address(self) -> None:
         """
@@ -882,7 +899,7 @@ class TurnOptionsTests(SynchronousTestCase):
         machine's first non-loopback address.
         """
         self.patch(tap, "default_public_addresses", lambda interface: ["192.0.2.9"])
-        self.assertEqual(parse("--user", "alice:one")["relay-ip"], "192.0.2.9")
+        self.assertEqual(parse("--user", "alice:one")["relay-ip"], ["192.0.2.9"])
 
     def test_relay_ip_needed(self) -> None:
         """
@@ -919,6 +936,22 @@ class TurnOptionsTests(SynchronousTestCase):
         """
         options = parse(
             "--user", "a:b", "--relay-ip", "fd00::5", "--relay-public-ip", "2001:DB8::7"
+        )
+        self.assertEqual(options["relay-public-ip"], "2001:db8::7")
+
+    def test_relay_public_ip_of_second_relay(self) -> None:
+        """
+        With an IPv4 and an IPv6 relay address, C{--relay-public-ip} may be of
+        either version.
+        """
+        options = parse(
+            *TURN_ON,
+            "--relay-ip",
+            "10.0.0.5",
+            "--relay-ip",
+            "fd00::5",
+            "--relay-public-ip",
+            "2001:db8::7",
         )
         self.assertEqual(options["relay-public-ip"], "2001:db8::7")
 

@@ -158,13 +158,6 @@ class Options(usage.Options):
             "UDP port range MIN-MAX of TURN relay ports.",
         ],
         [
-            "relay-ip",
-            None,
-            None,
-            "IP address that TURN relay ports bind on. Default: --interface,"
-            " or this machine's first non-loopback address.",
-        ],
-        [
             "relay-public-ip",
             None,
             None,
@@ -272,6 +265,14 @@ class Options(usage.Options):
         link-local ones when listening on all.
         """
         self.setdefault("public-ip", []).append(value)
+
+    def opt_relay_ip(self, value: str) -> None:
+        """
+        IP address that TURN relay ports bind on; give it twice, once for
+        each IP version, for IPv4 and IPv6 relays. Default: --interface, or
+        this machine's first non-loopback address.
+        """
+        self.setdefault("relay-ip", []).append(value)
 
     def opt_forward_allow(self, value: str) -> None:
         """
@@ -534,7 +535,7 @@ def build_turn(
             "TURN relay address {relay_ip} is none of the --public-ip addresses"
             " ({public_ip}), so clients behind that NAT get a private relayed"
             " address. Set --relay-public-ip to the relay's public address.",
-            relay_ip=options["relay-ip"],
+            relay_ip=", ".join(options["relay-ip"]),
             public_ip=", ".join(options["public-ip"]),
         )
     return turn
@@ -550,7 +551,7 @@ def relay_public_ip_missing(options: Options) -> bool:
         bool(options["turn"])
         and options.public_ip_given
         and options["relay-public-ip"] is None
-        and options["relay-ip"] not in options["public-ip"]
+        and not set(options["relay-ip"]) & set(options["public-ip"])
     )
 
 
@@ -628,6 +629,7 @@ def check_turn_options(options: Options) -> None:
     options.setdefault("allow-peer", [])
     options.setdefault("deny-peer", [])
     options.setdefault("rfc5766-channels", False)
+    options.setdefault("relay-ip", [])
     if not options["realm"]:
         raise usage.UsageError("invalid --realm: empty")
     if options["users"] is not None:
@@ -661,32 +663,56 @@ def check_turn_options(options: Options) -> None:
     if not options["turn"]:
         return
 
-    relay_ip = options["relay-ip"] or default_relay_ip(options["interface"])
-    if not relay_ip:
-        raise usage.UsageError(
-            "missing --relay-ip: no address for TURN relay ports found on this machine"
-        )
-    try:
-        address = ipaddress.ip_address(relay_ip)
-    except ValueError:
-        raise usage.UsageError(
-            f"invalid --relay-ip {relay_ip!r}: not an IP address"
-        ) from None
-    if address.is_unspecified:
-        raise usage.UsageError(
-            f"invalid --relay-ip {relay_ip!r}: a wildcard address; give the"
-            " address that clients reach"
-        )
-    options["relay-ip"] = str(address)
+    given = options["relay-ip"]
+    if not given:
+        default = default_relay_ip(options["interface"])
+        if not default:
+            raise usage.UsageError(
+                "missing --relay-ip: no address for TURN relay ports found on"
+                " this machine"
+            )
+        given = [default]
+    relay_ips: list[str] = []
+    versions: set[int] = set()
+    for relay_ip in given:
+        try:
+            address = ipaddress.ip_address(relay_ip)
+        except ValueError:
+            raise usage.UsageError(
+                f"invalid --relay-ip {relay_ip!r}: not an IP address"
+            ) from None
+        if address.is_unspecified:
+            raise usage.UsageError(
+                f"invalid --relay-ip {relay_ip!r}: a wildcard address; give the"
+                " address that clients reach"
+            )
+        if address.version in versions:
+            raise usage.UsageError(
+                f"invalid --relay-ip {relay_ip!r}: a second IPv{address.version}"
+                " address; give at most one IPv4 and one IPv6 address"
+            )
+        versions.add(address.version)
+        relay_ips.append(str(address))
+    options["relay-ip"] = relay_ips
     check_relay_public_ip(options)
+
+
+def relay_ip_of_version(options: Options, version: int) -> str | None:
+    """
+    Return the checked C{--relay-ip} of IP version C{version}, or L{None}.
+    """
+    for relay_ip in options["relay-ip"]:
+        if ipaddress.ip_address(relay_ip).version == version:
+            return str(relay_ip)
+    return None
 
 
 def check_relay_public_ip(options: Options) -> None:
     """
-    Check C{--relay-public-ip} against the checked C{--relay-ip}.
+    Check C{--relay-public-ip} against the checked C{--relay-ip} addresses.
 
-    @raise usage.UsageError: when it is not a unicast IP address of the
-        relay address's IP version.
+    @raise usage.UsageError: when it is not a unicast IP address of the IP
+        version of a relay address.
     """
     value = options["relay-public-ip"]
     if value is None:
@@ -701,10 +727,10 @@ def check_relay_public_ip(options: Options) -> None:
         raise usage.UsageError(
             f"invalid --relay-public-ip {value!r}: not a unicast address"
         )
-    if public.version != ipaddress.ip_address(options["relay-ip"]).version:
+    if relay_ip_of_version(options, public.version) is None:
         raise usage.UsageError(
             f"invalid --relay-public-ip {value!r}: not of the IP version of"
-            f" --relay-ip {options['relay-ip']}"
+            f" --relay-ip {', '.join(options['relay-ip'])}"
         )
     options["relay-public-ip"] = str(public)
 

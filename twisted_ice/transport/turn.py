@@ -10,6 +10,7 @@ ports, and keeps one timer at the core's next deadline.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, cast
@@ -553,7 +554,7 @@ def own_addresses(options: Mapping[str, Any]) -> list[Address]:
     and the ICE candidate addresses (C{--public-ip}).
     """
     port = options["udp-port"]
-    hosts = {options["relay-ip"], *options.get("public-ip", ())}
+    hosts = {*options["relay-ip"], *options.get("public-ip", ())}
     if options.get("relay-public-ip"):
         hosts.add(options["relay-public-ip"])
     if options.get("interface"):
@@ -610,9 +611,7 @@ def build_turn_service(
     except UsersFileError as error:
         raise SystemExit(f"twistd mcs-ice: invalid --users: {error}") from None
 
-    relays = UdpRelayAllocator(
-        [options["relay-ip"]], options["relay-ports"], batch=batch
-    )
+    relays = UdpRelayAllocator(options["relay-ip"], options["relay-ports"], batch=batch)
     config = TurnConfig(
         realm=options["realm"],
         nonce_lifetime=options["nonce-lifetime"],
@@ -633,7 +632,17 @@ def build_turn_service(
         deny=options["deny-peer"],
     )
     public_ip = options.get("relay-public-ip")
-    nat = RelayNat({options["relay-ip"]: public_ip} if public_ip else None, own)
+    nat_hosts = None
+    if public_ip:
+        # The option checks made sure a relay address has its IP version.
+        version = ipaddress.ip_address(public_ip).version
+        private = next(
+            host
+            for host in options["relay-ip"]
+            if ipaddress.ip_address(host).version == version
+        )
+        nat_hosts = {private: public_ip}
+    nat = RelayNat(nat_hosts, own)
     service = TurnService(
         TurnCore(config, relays, policy, nat), store, relays, {Transport.UDP: writer}
     )
@@ -644,8 +653,8 @@ def build_turn_service(
         "TURN enabled: realm {realm}, relay ports {relay_ip} {low}-{high}"
         " (public address {public_ip})",
         realm=config.realm,
-        relay_ip=options["relay-ip"],
-        public_ip=public_ip or options["relay-ip"],
+        relay_ip=", ".join(options["relay-ip"]),
+        public_ip=public_ip or ", ".join(options["relay-ip"]),
         low=options["relay-ports"].start,
         high=options["relay-ports"].stop - 1,
     )
