@@ -238,12 +238,7 @@ class Options(usage.Options):
         if self["interface"] is None:
             self["interface"] = ""
         if self["interface"]:
-            try:
-                ipaddress.ip_address(self["interface"])
-            except ValueError:
-                raise usage.UsageError(
-                    f"invalid --interface {self['interface']!r}: not an IP address"
-                ) from None
+            parse_ip("--interface", self["interface"])
         software = self["software"]
         if software is not None and len(software.encode("utf-8")) > 763:
             raise usage.UsageError("invalid --software: longer than 763 bytes")
@@ -396,12 +391,7 @@ def check_ice_options(options: Options) -> None:
         options["interface"]
     )
     for address in addresses:
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
-            raise usage.UsageError(
-                f"invalid --public-ip {address!r}: not an IP address"
-            ) from None
+        parsed = parse_ip("--public-ip", address)
         if parsed.is_unspecified or parsed.is_multicast:
             raise usage.UsageError(
                 f"invalid --public-ip {address}: not a unicast address"
@@ -555,6 +545,21 @@ def relay_public_ip_missing(options: Options) -> bool:
     )
 
 
+def parse_ip(option: str, value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """
+    Parse the IP address C{value} of C{option}.
+
+    @raise usage.UsageError: naming the option and the value, when C{value}
+        is not an IP address.
+    """
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise usage.UsageError(
+            f"invalid {option} {value!r}: not an IP address"
+        ) from None
+
+
 def parse_cidr(option: str, value: str) -> str:
     """
     Normalize a CIDR network (C{192.0.2.0/24}, C{2001:db8::/32}, or one
@@ -675,12 +680,7 @@ def check_turn_options(options: Options) -> None:
     relay_ips: list[str] = []
     versions: set[int] = set()
     for relay_ip in given:
-        try:
-            address = ipaddress.ip_address(relay_ip)
-        except ValueError:
-            raise usage.UsageError(
-                f"invalid --relay-ip {relay_ip!r}: not an IP address"
-            ) from None
+        address = parse_ip("--relay-ip", relay_ip)
         if address.is_unspecified:
             raise usage.UsageError(
                 f"invalid --relay-ip {relay_ip!r}: a wildcard address; give the"
@@ -717,12 +717,7 @@ def check_relay_public_ip(options: Options) -> None:
     value = options["relay-public-ip"]
     if value is None:
         return
-    try:
-        public = ipaddress.ip_address(value)
-    except ValueError:
-        raise usage.UsageError(
-            f"invalid --relay-public-ip {value!r}: not an IP address"
-        ) from None
+    public = parse_ip("--relay-public-ip", value)
     if public.is_unspecified or public.is_multicast:
         raise usage.UsageError(
             f"invalid --relay-public-ip {value!r}: not a unicast address"
