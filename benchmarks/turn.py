@@ -383,6 +383,16 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         help="measure one server only",
     )
     arguments = parser.parse_args(argv)
+    for name in ("clients", "messages", "size", "rounds"):
+        if getattr(arguments, name) < 1:
+            parser.error(
+                f"invalid --{name} {getattr(arguments, name)}: expected at least 1"
+            )
+    for name in ("interval", "allocations"):
+        if getattr(arguments, name) < 0:
+            parser.error(
+                f"invalid --{name} {getattr(arguments, name)}: expected 0 or more"
+            )
     if not 0 < arguments.short_messages < arguments.messages:
         parser.error(
             f"invalid --short-messages {arguments.short_messages}: expected at"

@@ -186,7 +186,8 @@ class BatchedMuxTests(SynchronousTestCase):
 
 class RelaySocket(FakeSocket):
     """
-    A fake relay socket that can be bound and closed.
+    A fake relay socket that can be bound and closed; sending after
+    C{close} fails with EBADF.
     """
 
     def bind(self, address: Address) -> None:
@@ -202,7 +203,7 @@ class RelaySocket(FakeSocket):
         raise BlockingIOError(errno.EAGAIN, "empty")
 
     def close(self) -> None:
-        pass
+        self.error = errno.EBADF
 
 
 class FakeReactor:
@@ -263,3 +264,18 @@ class BatchedRelayTests(SynchronousTestCase):
         clock.advance(0)
         self.assertEqual(allocator.drops[RelayDropReason.TOO_LARGE], 1)
         self.assertEqual(allocator.packets_sent, 0)
+
+    def test_release_sends_waiting_datagrams(self) -> None:
+        """
+        Releasing a relay port first sends the datagrams that wait in the
+        batch, so what was relayed before the allocation ended still leaves.
+        """
+        allocator, sock, clock = self.make_allocator()
+        relay = allocator.reserve(AddressFamily.IPV4)
+        assert relay is not None
+        allocator.send(relay, PEER, b"last")
+        allocator.release(relay)
+        self.assertEqual(sock.sent, [(b"last", PEER)])
+        self.assertEqual(allocator.packets_sent, 1)
+        clock.advance(0)
+        self.assertEqual(allocator.drops[RelayDropReason.WRITE_FAILED], 0)

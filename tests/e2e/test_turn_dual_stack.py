@@ -1,8 +1,9 @@
 """
-End-to-end test of IPv4 and IPv6 relays: the real C{twistd mcs-ice} server
+End-to-end tests of IPv4 and IPv6 relays: the real C{twistd mcs-ice} server
 with C{--relay-ip} given for each IP version grants both relayed addresses in
 one allocation (ADDITIONAL-ADDRESS-FAMILY, RFC 8656 section 7.2), and relays
-between a client on 127.0.0.1 and a peer on ::1.
+between a client on 127.0.0.1 and a peer on ::1. The last datagram a client
+sends before it deletes its allocation still reaches the peer.
 """
 
 from __future__ import annotations
@@ -145,3 +146,34 @@ class DualStackRelayTests(unittest.TestCase):
         self.assertEqual(indication.method, Method.DATA)
         self.assertEqual(indication.get(AttributeType.DATA), b"from ipv6")
         self.assertEqual(indication.get(AttributeType.XOR_PEER_ADDRESS), peer_address)
+
+    def test_datagram_before_refresh_zero(self) -> None:
+        """
+        A Send indication sent right before a Refresh with LIFETIME 0 still
+        reaches the peer: the server relays it before it closes the relay
+        port.
+        """
+        relays = self.allocate_both()
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(peer.close)
+        peer.bind((LOOPBACK, 0))
+        peer.settimeout(TIMEOUT)
+        peer_address = peer.getsockname()
+        permission = self.request(
+            Method.CREATE_PERMISSION, (AttributeType.XOR_PEER_ADDRESS, peer_address)
+        )
+        self.assertEqual(permission.message_class, MessageClass.SUCCESS_RESPONSE)
+
+        send = StunMessage.indication(
+            Method.SEND,
+            [
+                (AttributeType.XOR_PEER_ADDRESS, peer_address),
+                (AttributeType.DATA, b"last words"),
+            ],
+        )
+        self.client.send(send.encode(), self.server.udp_address)
+        refresh = self.request(Method.REFRESH, (AttributeType.LIFETIME, 0))
+        self.assertEqual(refresh.message_class, MessageClass.SUCCESS_RESPONSE)
+        data, source = peer.recvfrom(65535)
+        self.assertEqual(data, b"last words")
+        self.assertEqual(source, relays[0])

@@ -466,5 +466,9 @@ class UdpRelayAllocator:
         return relay
 
     def _close(self, relay_socket: _RelaySocket) -> None:
+        if self.batch is not None:
+            # Datagrams relayed before the allocation ended still leave
+            # from this socket.
+            self.batch.flush()
         self._reactor.removeReader(relay_socket)
         relay_socket.socket.close()
