@@ -36,6 +36,17 @@ TIMEOUT = 2.0
 """Seconds to wait for each datagram."""
 
 
+def send_indication(peer: tuple[str, int], data: bytes) -> bytes:
+    """
+    Encode a Send indication of C{data} to C{peer}.
+    """
+    message = StunMessage.indication(
+        Method.SEND,
+        [(AttributeType.XOR_PEER_ADDRESS, peer), (AttributeType.DATA, data)],
+    )
+    return message.encode()
+
+
 class DualStackRelayTests(unittest.TestCase):
     """
     One allocation with an IPv4 and an IPv6 relayed address.
@@ -100,6 +111,23 @@ class DualStackRelayTests(unittest.TestCase):
         self.assertEqual(response.message_class, MessageClass.SUCCESS_RESPONSE)
         return list(response.get_all(AttributeType.XOR_RELAYED_ADDRESS))
 
+    def permitted_peer(self, host: str) -> tuple[socket.socket, tuple[str, int]]:
+        """
+        Bind a peer socket on C{host}, create a permission for it, and return
+        the socket and its address.
+        """
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        peer = socket.socket(family, socket.SOCK_DGRAM)
+        self.addCleanup(peer.close)
+        peer.bind((host, 0))
+        peer.settimeout(TIMEOUT)
+        address = peer.getsockname()[:2]
+        permission = self.request(
+            Method.CREATE_PERMISSION, (AttributeType.XOR_PEER_ADDRESS, address)
+        )
+        self.assertEqual(permission.message_class, MessageClass.SUCCESS_RESPONSE)
+        return peer, address
+
     def test_both_relayed_addresses(self) -> None:
         """
         The Allocate response carries an IPv4 relayed address on 127.0.0.1
@@ -115,25 +143,10 @@ class DualStackRelayTests(unittest.TestCase):
         IPv6 address.
         """
         relays = self.allocate_both()
-        peer = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        self.addCleanup(peer.close)
-        peer.bind(("::1", 0))
-        peer.settimeout(TIMEOUT)
-        peer_address = peer.getsockname()[:2]
-
-        permission = self.request(
-            Method.CREATE_PERMISSION, (AttributeType.XOR_PEER_ADDRESS, peer_address)
+        peer, peer_address = self.permitted_peer("::1")
+        self.client.send(
+            send_indication(peer_address, b"to ipv6"), self.server.udp_address
         )
-        self.assertEqual(permission.message_class, MessageClass.SUCCESS_RESPONSE)
-
-        send = StunMessage.indication(
-            Method.SEND,
-            [
-                (AttributeType.XOR_PEER_ADDRESS, peer_address),
-                (AttributeType.DATA, b"to ipv6"),
-            ],
-        )
-        self.client.send(send.encode(), self.server.udp_address)
         data, source = peer.recvfrom(65535)
         self.assertEqual(data, b"to ipv6")
         self.assertEqual(source[:2], relays[1])
@@ -154,24 +167,10 @@ class DualStackRelayTests(unittest.TestCase):
         port.
         """
         relays = self.allocate_both()
-        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.addCleanup(peer.close)
-        peer.bind((LOOPBACK, 0))
-        peer.settimeout(TIMEOUT)
-        peer_address = peer.getsockname()
-        permission = self.request(
-            Method.CREATE_PERMISSION, (AttributeType.XOR_PEER_ADDRESS, peer_address)
+        peer, peer_address = self.permitted_peer(LOOPBACK)
+        self.client.send(
+            send_indication(peer_address, b"last words"), self.server.udp_address
         )
-        self.assertEqual(permission.message_class, MessageClass.SUCCESS_RESPONSE)
-
-        send = StunMessage.indication(
-            Method.SEND,
-            [
-                (AttributeType.XOR_PEER_ADDRESS, peer_address),
-                (AttributeType.DATA, b"last words"),
-            ],
-        )
-        self.client.send(send.encode(), self.server.udp_address)
         refresh = self.request(Method.REFRESH, (AttributeType.LIFETIME, 0))
         self.assertEqual(refresh.message_class, MessageClass.SUCCESS_RESPONSE)
         data, source = peer.recvfrom(65535)
