@@ -10,6 +10,7 @@ import socket
 import sys
 
 from twisted.application.service import IServiceMaker, MultiService
+from twisted.logger import LogEvent, LogLevel, formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.trial import unittest
 
@@ -17,6 +18,7 @@ import twisted
 import twisted_ice
 from twisted_ice import tap
 from twisted_ice.interfaces import IIceService
+from twisted_ice.transport import udp
 from twisted_ice.transport.udp import UdpMuxService
 
 
@@ -220,3 +222,75 @@ class PluginTests(unittest.TestCase):
         makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
         self.assertIn("mcs-ice", makers)
         self.assertIs(makers["mcs-ice"].options, tap.Options)
+
+
+class ReceiveBufferTests(unittest.TestCase):
+    """
+    Tests for C{--udp-receive-buffer} and L{udp.set_receive_buffer}.
+    """
+
+    def test_default(self) -> None:
+        """
+        By default the mux socket asks for a receive buffer of 4 MiB.
+        """
+        self.assertEqual(parse()["udp-receive-buffer"], 4 * 1024 * 1024)
+
+    def test_invalid(self) -> None:
+        """
+        A size that is not a positive integer is rejected, naming the value.
+        """
+        for value in ["0", "-5", "big", "1.5"]:
+            message = exit_message("--udp-receive-buffer", value)
+            self.assertIn(f"invalid --udp-receive-buffer {value!r}", message)
+
+    def test_granted_size(self) -> None:
+        """
+        L{udp.set_receive_buffer} returns the size the kernel granted, which
+        for a size below the kernel's limit is the size asked for.
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        self.assertEqual(udp.set_receive_buffer(sock, 65536), 65536)
+
+    def test_without_force(self) -> None:
+        """
+        When C{SO_RCVBUFFORCE} is not permitted, C{SO_RCVBUF} is set instead.
+        """
+        calls: list[tuple[int, int]] = []
+
+        class Socket:
+            def setsockopt(self, level: int, option: int, value: int) -> None:
+                calls.append((option, value))
+                if option == getattr(socket, "SO_RCVBUFFORCE", None):
+                    raise PermissionError(1, "not permitted")
+
+            def getsockopt(self, level: int, option: int) -> int:
+                return 425984
+
+        granted = udp.set_receive_buffer(Socket(), 4194304)  # type: ignore[arg-type]
+        self.assertEqual(calls[-1], (socket.SO_RCVBUF, 4194304))
+        self.assertEqual(granted, 425984 // 2 if sys.platform == "linux" else 425984)
+
+    def test_capped_size_warned(self) -> None:
+        """
+        When the kernel grants less than C{--udp-receive-buffer}, start-up
+        logs a warning with both sizes.
+        """
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.patch(tap, "set_receive_buffer", lambda sock, size: 212992)
+        service = tap.makeService(
+            parse("--interface", "127.0.0.1", "--udp-port", "0", "--tcp-port", "0")
+        )
+        assert isinstance(service, MultiService)
+        for child in service:
+            if isinstance(child, UdpMuxService):
+                self.addCleanup(child.stopService)
+        warnings = [
+            formatEvent(event)
+            for event in events
+            if event.get("log_level") is LogLevel.warn
+        ]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("212992 bytes, not the 4194304", warnings[0])

@@ -40,10 +40,12 @@ from twisted_ice.transport.batching import SendBatch
 from twisted_ice.transport.ice import IceService, default_public_addresses
 from twisted_ice.transport.tcp import TCP_OPTIONS, build_tcp_mux, check_tcp_options
 from twisted_ice.transport.udp import (
+    DEFAULT_RECEIVE_BUFFER,
     UdpMux,
     UdpMuxService,
     bind_udp_socket,
     default_interface,
+    set_receive_buffer,
 )
 
 PROGRAM = "twistd mcs-ice"
@@ -69,6 +71,15 @@ class Options(usage.Options):
             " (:: dual-stack) when the host has IPv6, else 0.0.0.0.",
         ],
         ["udp-port", None, "9000", "UDP port for ICE, STUN and TURN (0-65535)."],
+        [
+            "udp-receive-buffer",
+            None,
+            str(DEFAULT_RECEIVE_BUFFER),
+            "Receive buffer size of the UDP socket, in bytes, so that bursts wait"
+            " in the kernel rather than being dropped. The kernel caps it at"
+            " net.core.rmem_max unless the process may raise that limit"
+            " (CAP_NET_ADMIN).",
+        ],
         [
             "software",
             None,
@@ -181,6 +192,7 @@ class Options(usage.Options):
     integer_options = frozenset(
         {
             "udp-port",
+            "udp-receive-buffer",
             "tcp-port",
             "max-sessions",
             "max-allocations",
@@ -233,6 +245,9 @@ class Options(usage.Options):
         """
         # --- UDP mux and STUN ---------------------------------------------
         self["udp-port"] = parse_port("--udp-port", self["udp-port"])
+        self["udp-receive-buffer"] = int(
+            parse_positive("--udp-receive-buffer", self["udp-receive-buffer"], int)
+        )
         # The default is None, so that --help shows no "[default: ]", and ""
         # is the builders' value for all addresses.
         if self["interface"] is None:
@@ -367,6 +382,16 @@ def build_udp_mux(options: Options, parent: MultiService) -> UdpMux:
             f"{PROGRAM}: cannot listen on UDP {interface} port {port}:"
             f" {error.strerror or error}"
         ) from None
+    wanted = options["udp-receive-buffer"]
+    size = set_receive_buffer(sock, wanted)
+    if size < wanted:
+        log.warn(
+            "UDP receive buffer is {size} bytes, not the {wanted} of"
+            " --udp-receive-buffer: the kernel capped it. Raise net.core.rmem_max"
+            " to allow more.",
+            size=size,
+            wanted=wanted,
+        )
     mux = UdpMux(
         responder=BindingResponder(software=options["software"]), batch=SendBatch()
     )
