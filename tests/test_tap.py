@@ -231,7 +231,7 @@ class ReceiveBufferTests(unittest.TestCase):
 
     def test_default(self) -> None:
         """
-        By default the mux socket asks for a receive buffer of 4 MiB.
+        By default the mux socket requests a receive buffer of 4 MiB.
         """
         self.assertEqual(parse()["udp-receive-buffer"], 4 * 1024 * 1024)
 

@@ -5,6 +5,8 @@ Transport addresses and the 5-tuples that key streams and allocations.
 from __future__ import annotations
 
 import enum
+import ipaddress
+from collections.abc import Iterable
 from typing import NamedTuple
 
 Address = tuple[str, int]
@@ -36,3 +38,14 @@ class Path(NamedTuple):
     transport: Transport
     local: Address
     remote: Address
+
+
+def host_of_version(hosts: Iterable[str], version: int) -> str | None:
+    """
+    Return the first of the IP addresses C{hosts} of IP version C{version}
+    (4 or 6), or L{None}.
+    """
+    for host in hosts:
+        if ipaddress.ip_address(host).version == version:
+            return host
+    return None

@@ -18,7 +18,7 @@ from twisted.python import usage
 
 import twisted
 import twisted_ice
-from twisted_ice.addresses import Transport
+from twisted_ice.addresses import Transport, host_of_version
 from twisted_ice.api import ApiService, ApiSite, SessionApi
 from twisted_ice.config import parse_with_config_file
 from twisted_ice.credentials import UsersFileError, parse_user, read_users_file
@@ -382,15 +382,15 @@ def build_udp_mux(options: Options, parent: MultiService) -> UdpMux:
             f"{PROGRAM}: cannot listen on UDP {interface} port {port}:"
             f" {error.strerror or error}"
         ) from None
-    wanted = options["udp-receive-buffer"]
-    size = set_receive_buffer(sock, wanted)
-    if size < wanted:
+    requested = options["udp-receive-buffer"]
+    size = set_receive_buffer(sock, requested)
+    if size < requested:
         log.warn(
-            "UDP receive buffer is {size} bytes, not the {wanted} of"
+            "UDP receive buffer is {size} bytes, not the {requested} of"
             " --udp-receive-buffer: the kernel capped it. Raise net.core.rmem_max"
             " to allow more.",
             size=size,
-            wanted=wanted,
+            requested=requested,
         )
     mux = UdpMux(
         responder=BindingResponder(software=options["software"]), batch=SendBatch()
@@ -693,18 +693,18 @@ def check_turn_options(options: Options) -> None:
     if not options["turn"]:
         return
 
-    given = options["relay-ip"]
-    if not given:
+    values = options["relay-ip"]
+    if not values:
         default = default_relay_ip(options["interface"])
         if not default:
             raise usage.UsageError(
                 "missing --relay-ip: no address for TURN relay ports found on"
                 " this machine"
             )
-        given = [default]
+        values = [default]
     relay_ips: list[str] = []
     versions: set[int] = set()
-    for relay_ip in given:
+    for relay_ip in values:
         address = parse_ip("--relay-ip", relay_ip)
         if address.is_unspecified:
             raise usage.UsageError(
@@ -722,16 +722,6 @@ def check_turn_options(options: Options) -> None:
     check_relay_public_ip(options)
 
 
-def relay_ip_of_version(options: Options, version: int) -> str | None:
-    """
-    Return the checked C{--relay-ip} of IP version C{version}, or L{None}.
-    """
-    for relay_ip in options["relay-ip"]:
-        if ipaddress.ip_address(relay_ip).version == version:
-            return str(relay_ip)
-    return None
-
-
 def check_relay_public_ip(options: Options) -> None:
     """
     Check C{--relay-public-ip} against the checked C{--relay-ip} addresses.
@@ -747,7 +737,7 @@ def check_relay_public_ip(options: Options) -> None:
         raise usage.UsageError(
             f"invalid --relay-public-ip {value!r}: not a unicast address"
         )
-    if relay_ip_of_version(options, public.version) is None:
+    if host_of_version(options["relay-ip"], public.version) is None:
         raise usage.UsageError(
             f"invalid --relay-public-ip {value!r}: not of the IP version of"
             f" --relay-ip {', '.join(options['relay-ip'])}"

@@ -159,8 +159,9 @@ class _RelaySocket:
 
     def doRead(self) -> None:
         """
-        Read one datagram and pass it on with this port's relay address. A
-        level-triggered reactor calls again while more are queued.
+        Read one datagram, count it, and pass it to the allocator's
+        C{receiver} with this port's relay address. A level-triggered
+        reactor calls again while more are queued.
         """
         allocator = self._allocator
         try:
@@ -172,7 +173,6 @@ class _RelaySocket:
         if len(source) != 2:
             # IPv6 sockets report (host, port, flowinfo, scope_id).
             source = (source[0], source[1])
-        # allocator.peer_datagram, inlined: this runs for every packet.
         allocator.packets_received += 1
         allocator.bytes_received += len(data)
         receiver = allocator.receiver
@@ -410,18 +410,6 @@ class UdpRelayAllocator:
             relay_socket.send(data, peer)
         else:
             batch.add(relay_socket.send, data, peer)
-
-    def peer_datagram(self, relay: Address, peer: Address, data: bytes) -> None:
-        """
-        Hand a datagram that C{peer} sent to C{relay} to L{receiver}.
-        """
-        self.packets_received += 1
-        self.bytes_received += len(data)
-        receiver = self.receiver
-        if receiver is None:
-            self.drops[RelayDropReason.NO_RECEIVER] += 1
-            return
-        receiver(relay, peer, data)
 
     def close(self) -> None:
         """

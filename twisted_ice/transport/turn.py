@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_ice.addresses import Address, Path, Transport
+from twisted_ice.addresses import Address, Path, Transport, host_of_version
 from twisted_ice.credentials import (
     ChainedCredentialStore,
     ReloadOnSighup,
@@ -634,13 +634,10 @@ def build_turn_service(
     public_ip = options.get("relay-public-ip")
     nat_hosts = None
     if public_ip:
-        # The option checks made sure a relay address has its IP version.
         version = ipaddress.ip_address(public_ip).version
-        private = next(
-            host
-            for host in options["relay-ip"]
-            if ipaddress.ip_address(host).version == version
-        )
+        private = host_of_version(options["relay-ip"], version)
+        # The option checks made sure a relay address has that IP version.
+        assert private is not None
         nat_hosts = {private: public_ip}
     nat = RelayNat(nat_hosts, own)
     service = TurnService(

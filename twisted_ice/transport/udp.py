@@ -228,11 +228,7 @@ class UdpMux(DatagramProtocol):
         remote = path.remote
         if self._ipv6_socket and ":" not in remote[0]:
             remote = ("::ffff:" + remote[0], remote[1])
-        batch = self.batch
-        if batch is None:
-            self._send_now(data, remote)
-        else:
-            batch.add(self._send_now, data, remote)
+        self._send(data, remote)
 
     def _send(self, data: bytes, addr: Address) -> None:
         """
@@ -406,15 +402,15 @@ def bind_udp_socket(interface: str, port: int) -> socket.socket:
 
 DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024
 """
-The receive buffer asked for the mux socket by default, in bytes. In a test on
-loopback, a burst of 2,000 Binding requests was answered in full with it, and
-with the common kernel default of 212,992 bytes 551 of them were dropped.
+The receive buffer requested for the mux socket by default, in bytes. In a test
+on loopback, all of a burst of 2,000 Binding requests got a response with it.
+With the common kernel default of 212,992 bytes, 551 of them were dropped.
 """
 
 
 def set_receive_buffer(sock: socket.socket, size: int) -> int:
     """
-    Ask for a receive buffer of C{size} bytes on C{sock}, and return the size
+    Request a receive buffer of C{size} bytes on C{sock}, and return the size
     that the kernel granted.
 
     C{SO_RCVBUFFORCE} exceeds C{net.core.rmem_max} but needs CAP_NET_ADMIN.

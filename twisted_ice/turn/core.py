@@ -313,7 +313,8 @@ class TurnCore:
             self.drops["bad_indication"] += 1
             return None
 
-        if self._table.by_path.get(path) is None:
+        allocation = self._table.by_path.get(path)
+        if allocation is None:
             self.drops["no_allocation"] += 1
             return None
 
@@ -321,7 +322,7 @@ class TurnCore:
         if peer is None or data is None:
             self.drops["bad_indication"] += 1
             return None
-        return self.send_data(peer, data, path, now)
+        return self._send_data(allocation, peer, data, now)
 
     def send_data(
         self, peer: Address, data: bytes, path: Path, now: float
@@ -336,7 +337,15 @@ class TurnCore:
         if allocation is None:
             self.drops["no_allocation"] += 1
             return None
+        return self._send_data(allocation, peer, data, now)
 
+    def _send_data(
+        self, allocation: Allocation, peer: Address, data: bytes, now: float
+    ) -> SendToPeer | None:
+        """
+        Relay C{data} from C{allocation} to C{peer} when a live permission
+        allows it.
+        """
         host, port = peer
         permission = allocation.permissions.get(host)
         if (
